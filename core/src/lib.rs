@@ -1,0 +1,88 @@
+//! Go kit's endpoint model for Rust programs that do not use an async runtime.
+//!
+//! A service is a set of **endpoints**, one per RPC method: an [`Endpoint`]
+//! takes a [`Context`] and a request and blocks until it has an answer.
+//! **Middleware** wraps an endpoint to add what every service needs around
+//! the call — logging, limits, breakers, caching — and composes statically,
+//! outermost first, with [`Chain`](endpoint::Chain) or
+//! [`Endpoint::with`]. What futures give an async program, the `Context`
+//! gives a blocking one: a **deadline**, a **cancellation** token another
+//! thread can raise, and request-scoped **values**. Time comes from a
+//! [`Clock`](time::Clock) the caller chooses, so every time-based behaviour is
+//! testable without sleeping.
+//!
+//! This crate is `#![no_std]` and allocates nothing to call an endpoint,
+//! derive a context or compose middleware. Transports (HTTP, …) live in
+//! `synkit-transports`.
+//!
+//! ```
+//! use synkit_core::endpoint::{Chain, Endpoint, endpoint_fn, middleware_fn};
+//! use synkit_core::time::{Duration, ManualClock};
+//! use synkit_core::{Context, Error};
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum CountError {
+//!     Empty,
+//!     Synkit(Error),
+//! }
+//! impl From<Error> for CountError {
+//!     fn from(e: Error) -> Self {
+//!         CountError::Synkit(e)
+//!     }
+//! }
+//!
+//! let count = endpoint_fn(|_cx: &Context<'_>, s: &'static str| {
+//!     if s.is_empty() { Err(CountError::Empty) } else { Ok(s.chars().count()) }
+//! });
+//! /// Gives every call at most 50 ms, and refuses calls already out of time.
+//! fn timeout<E>(next: E) -> impl Endpoint<&'static str, Response = E::Response, Error = E::Error>
+//! where
+//!     E: Endpoint<&'static str>,
+//!     E::Error: From<Error>,
+//! {
+//!     endpoint_fn(move |cx: &Context<'_>, s: &'static str| {
+//!         let cx = cx.with_timeout(Duration::from_millis(50));
+//!         cx.check()?;
+//!         next.call(&cx, s)
+//!     })
+//! }
+//! let ep = Chain::new(middleware_fn(timeout)).wrap(count);
+//!
+//! let clock = ManualClock::new();
+//! let cx = Context::new(&clock);
+//! assert_eq!(ep.call(&cx, "gopher"), Ok(6));
+//! assert_eq!(ep.call(&cx, ""), Err(CountError::Empty));
+//!
+//! let late = cx.with_timeout(Duration::from_millis(10));
+//! clock.advance(Duration::from_millis(10));
+//! assert_eq!(ep.call(&late, "gopher"), Err(CountError::Synkit(Error::DeadlineExceeded)));
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): [`SystemClock`](time::SystemClock) and
+//!   [`Context::background`]. Implies `alloc`.
+//! - `alloc`: boxed and shared endpoints
+//!   ([`BoxEndpoint`](endpoint::BoxEndpoint),
+//!   [`ArcEndpoint`](endpoint::ArcEndpoint)) for heterogeneous sets.
+//!
+//! Without either, everything else works on bare metal: endpoints,
+//! middleware, contexts, the manual clock and the error kinds.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod context;
+pub mod endpoint;
+pub mod error;
+pub mod time;
+
+pub use context::{CancelToken, Context};
+pub use endpoint::{Endpoint, Middleware};
+pub use error::Error;

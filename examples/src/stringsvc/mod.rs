@@ -1,0 +1,108 @@
+//! Go kit's `stringsvc`: a service that upper-cases and counts strings.
+//!
+//! The layers are Go kit's: the business logic is a plain trait
+//! ([`StringService`]) with no transport or framework in it; each method is
+//! exposed as an [`Endpoint`](synkit_core::Endpoint) ([`endpoints`]); and
+//! cross-cutting concerns wrap the endpoints as middleware ([`logging`]).
+//!
+//! ```
+//! use synkit_core::{Context, Endpoint};
+//! use synkit_examples::stringsvc::endpoints::{UppercaseRequest, uppercase_endpoint};
+//! use synkit_examples::stringsvc::{StringError, Strings};
+//!
+//! let uppercase = uppercase_endpoint(Strings);
+//! let cx = Context::background();
+//! let out = uppercase.call(&cx, UppercaseRequest { s: "hello".into() }).unwrap();
+//! assert_eq!(out.v, "HELLO");
+//! assert_eq!(
+//!     uppercase.call(&cx, UppercaseRequest { s: String::new() }).unwrap_err(),
+//!     StringError::Empty,
+//! );
+//! ```
+
+pub mod endpoints;
+pub mod logging;
+
+use std::fmt;
+
+use synkit_core::Error;
+
+/// Operations on strings: the business logic, free of transports.
+pub trait StringService {
+    /// `s` in upper case; [`StringError::Empty`] for the empty string.
+    fn uppercase(&self, s: &str) -> Result<String, StringError>;
+    /// The number of characters (Unicode scalar values) in `s`.
+    fn count(&self, s: &str) -> usize;
+}
+
+/// The plain implementation of [`StringService`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Strings;
+
+impl StringService for Strings {
+    fn uppercase(&self, s: &str) -> Result<String, StringError> {
+        if s.is_empty() {
+            return Err(StringError::Empty);
+        }
+        Ok(s.to_uppercase())
+    }
+
+    fn count(&self, s: &str) -> usize {
+        s.chars().count()
+    }
+}
+
+impl<S: StringService + ?Sized> StringService for &S {
+    fn uppercase(&self, s: &str) -> Result<String, StringError> {
+        (**self).uppercase(s)
+    }
+
+    fn count(&self, s: &str) -> usize {
+        (**self).count(s)
+    }
+}
+
+/// What can go wrong in the string service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringError {
+    /// The input was empty (Go kit's `ErrEmpty`, "empty string").
+    Empty,
+    /// A synkit middleware refused or abandoned the call.
+    Synkit(Error),
+}
+
+impl From<Error> for StringError {
+    fn from(e: Error) -> Self {
+        StringError::Synkit(e)
+    }
+}
+
+impl fmt::Display for StringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Go kit's wire text for ErrEmpty; clients match on it.
+            StringError::Empty => f.write_str("empty string"),
+            StringError::Synkit(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for StringError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uppercases_and_counts_characters_not_bytes() {
+        assert_eq!(Strings.uppercase("héllo"), Ok("HÉLLO".to_string()));
+        assert_eq!(Strings.count("héllo"), 5);
+        assert_eq!(Strings.count(""), 0);
+    }
+
+    #[test]
+    fn empty_input_is_go_kits_err_empty() {
+        assert_eq!(Strings.uppercase(""), Err(StringError::Empty));
+        assert_eq!(StringError::Empty.to_string(), "empty string");
+    }
+}

@@ -1,0 +1,179 @@
+//! The checks the `no_std` binary runs: synkit-core's endpoint model used for
+//! real — endpoints, middleware, chains, contexts, the manual clock, the
+//! error kinds — in a crate that has no `std`.
+//!
+//! The library is `#![no_std]`; `src/main.rs` links it into a bare binary
+//! with its own `#[panic_handler]`, which fails to build if `std` reaches the
+//! dependency graph. Under `cargo test` the same checks run hosted.
+
+#![no_std]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use synkit_core::endpoint::{Chain, Endpoint, Middleware, endpoint_fn};
+use synkit_core::time::{Duration, Instant, ManualClock};
+use synkit_core::{CancelToken, Context, Error};
+
+/// A failed check: which one, in words.
+pub type Failure = &'static str;
+
+fn ensure(ok: bool, what: Failure) -> Result<(), Failure> {
+    if ok { Ok(()) } else { Err(what) }
+}
+
+/// Counts calls, then passes them on.
+struct Counting<'a>(&'a AtomicU32);
+
+struct CountingEndpoint<'a, E> {
+    inner: E,
+    calls: &'a AtomicU32,
+}
+
+impl<'a, E> Middleware<E> for Counting<'a> {
+    type Endpoint = CountingEndpoint<'a, E>;
+    fn wrap(&self, inner: E) -> Self::Endpoint {
+        CountingEndpoint {
+            inner,
+            calls: self.0,
+        }
+    }
+}
+
+impl<Req, E: Endpoint<Req>> Endpoint<Req> for CountingEndpoint<'_, E> {
+    type Response = E::Response;
+    type Error = E::Error;
+    fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.inner.call(cx, req)
+    }
+}
+
+/// Gives the inner endpoint a deadline and refuses calls already out of time.
+struct Timeout(Duration);
+
+struct TimeoutEndpoint<E> {
+    inner: E,
+    limit: Duration,
+}
+
+impl<E> Middleware<E> for Timeout {
+    type Endpoint = TimeoutEndpoint<E>;
+    fn wrap(&self, inner: E) -> Self::Endpoint {
+        TimeoutEndpoint {
+            inner,
+            limit: self.0,
+        }
+    }
+}
+
+impl<Req, E> Endpoint<Req> for TimeoutEndpoint<E>
+where
+    E: Endpoint<Req>,
+    E::Error: From<Error>,
+{
+    type Response = E::Response;
+    type Error = E::Error;
+    fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
+        let cx = cx.with_timeout(self.limit);
+        cx.check()?;
+        self.inner.call(&cx, req)
+    }
+}
+
+struct Tenant(u32);
+
+/// Runs every check; the first failure is returned.
+pub fn run() -> Result<(), Failure> {
+    let clock = ManualClock::starting_at(Instant::from_nanos(1_000));
+    let token = CancelToken::new();
+    let calls = AtomicU32::new(0);
+
+    let add = endpoint_fn(|cx: &Context<'_>, (a, b): (u32, u32)| {
+        let tenant = cx.value::<Tenant>().map_or(0, |t| t.0);
+        a.checked_add(b)
+            .and_then(|s| s.checked_add(tenant))
+            .ok_or(Error::Unavailable)
+    });
+    let ep = Chain::new(Counting(&calls))
+        .then(Timeout(Duration::from_millis(10)))
+        .wrap(&add);
+
+    let root = Context::new(&clock);
+    let tenant = Tenant(100);
+    let scoped = root.with_value(&tenant);
+    let cx = scoped.with_cancel(&token);
+
+    ensure(ep.call(&cx, (2, 3)) == Ok(105), "a call through the chain")?;
+    ensure(
+        ep.call(&cx, (u32::MAX, 1)) == Err(Error::Unavailable),
+        "the endpoint's own error",
+    )?;
+
+    let tight = cx.with_timeout(Duration::from_millis(1));
+    ensure(
+        tight.remaining() == Some(Duration::from_millis(1)),
+        "the tighter deadline wins",
+    )?;
+    clock.advance(Duration::from_millis(1));
+    ensure(
+        ep.call(&tight, (1, 1)) == Err(Error::DeadlineExceeded),
+        "an expired deadline stops the call",
+    )?;
+
+    token.cancel();
+    ensure(
+        ep.call(&cx, (1, 1)) == Err(Error::Cancelled),
+        "cancellation stops the call",
+    )?;
+    ensure(
+        calls.load(Ordering::Relaxed) == 4,
+        "the outer layer saw every call",
+    )?;
+
+    let method_form = add
+        .with(Timeout(Duration::from_secs(1)))
+        .with(Counting(&calls));
+    ensure(
+        method_form.call(&scoped, (1, 2)) == Ok(103),
+        "the method form of composition",
+    )?;
+    ensure(
+        Error::RateLimited.http_status() == 429,
+        "error kinds map to statuses",
+    )?;
+
+    #[cfg(feature = "alloc")]
+    run_alloc(&scoped)?;
+    Ok(())
+}
+
+#[cfg(feature = "alloc")]
+fn run_alloc(cx: &Context<'_>) -> Result<(), Failure> {
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use synkit_core::endpoint::{ArcEndpoint, BoxEndpoint};
+
+    let set: Vec<BoxEndpoint<u32, u32, Error>> = alloc::vec![
+        endpoint_fn(|_: &Context<'_>, n: u32| Ok(n + 1)).boxed(),
+        endpoint_fn(|cx: &Context<'_>, n: u32| Ok(n + cx.value::<Tenant>().map_or(0, |t| t.0)))
+            .boxed(),
+    ];
+    let sum: u32 = set.iter().map(|ep| ep.call(cx, 1).unwrap_or(0)).sum();
+    ensure(sum == 103, "boxed endpoints in one collection")?;
+
+    let shared: ArcEndpoint<u32, u32, Error> =
+        Arc::new(endpoint_fn(|_: &Context<'_>, n: u32| Ok(n * 2)));
+    let clone = Arc::clone(&shared);
+    ensure(clone.call(cx, 21) == Ok(42), "a shared endpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_check_passes_hosted() {
+        assert_eq!(super::run(), Ok(()));
+    }
+}

@@ -1,0 +1,18 @@
+//! What synkit's integration tests share: chiefly a counting global
+//! allocator, so a test can prove a call path allocates nothing.
+//!
+//! Linking this crate installs [`CountingAllocator`] as the global allocator
+//! of the test binary. It forwards to the system allocator and counts, per
+//! thread, every allocation and reallocation, so tests running in parallel on
+//! the test harness's threads do not see each other's allocations.
+//!
+//! ```
+//! use synkit_tests::{allocations_during, assert_no_alloc};
+//!
+//! assert_no_alloc(|| 2 + 2);
+//! assert_eq!(allocations_during(|| Box::new(7)).0, 1);
+//! ```
+
+mod alloc_counter;
+
+pub use alloc_counter::{CountingAllocator, allocations_during, assert_no_alloc};
