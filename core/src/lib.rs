@@ -81,6 +81,8 @@ extern crate std;
 pub mod context;
 pub mod endpoint;
 pub mod error;
+pub mod ratelimit;
+mod sync;
 pub mod time;
 
 pub use context::{CancelToken, Context};

@@ -18,6 +18,7 @@
 //! ```
 
 mod manual;
+mod sleep;
 #[cfg(feature = "std")]
 mod system;
 
@@ -26,6 +27,10 @@ use core::ops::{Add, Sub};
 
 pub use core::time::Duration;
 pub use manual::ManualClock;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use sleep::ThreadSleep;
+pub use sleep::{ManualSleep, Sleep};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use system::SystemClock;
