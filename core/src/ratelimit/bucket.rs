@@ -51,6 +51,15 @@ impl fmt::Debug for Rate {
     }
 }
 
+/// A token reserved by [`TokenBucket::reserve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// The instant from which the token may be used.
+    pub ready: Instant,
+    /// How long from the reservation until then; zero if it is ready now.
+    pub wait: Duration,
+}
+
 /// A lock-free token bucket: `burst` tokens at most, one more every
 /// `rate.interval()`.
 ///
@@ -128,13 +137,13 @@ impl<C: Clock> TokenBucket<C> {
         }
     }
 
-    /// Reserves the next token and returns the instant from which it may be
-    /// used: now if one is available, later if the caller must wait.
+    /// Reserves the next token and says when it may be used: now if one is
+    /// available, later if the caller must wait.
     ///
     /// If that instant would be after `latest`, nothing is reserved and
     /// `None` is returned. A caller that reserves and then does not wait
     /// gives the token back with [`cancel_reservation`](Self::cancel_reservation).
-    pub fn reserve(&self, latest: Option<Instant>) -> Option<Instant> {
+    pub fn reserve(&self, latest: Option<Instant>) -> Option<Reservation> {
         let now = self.clock.now().as_nanos();
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
@@ -147,7 +156,12 @@ impl<C: Clock> TokenBucket<C> {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Some(Instant::from_nanos(ready)),
+                Ok(_) => {
+                    return Some(Reservation {
+                        ready: Instant::from_nanos(ready),
+                        wait: Duration::from_nanos(ready - now),
+                    });
+                }
                 Err(seen) => tat = seen,
             }
         }
@@ -228,7 +242,7 @@ mod tests {
         assert!(bucket.try_acquire());
         assert!(!bucket.try_acquire());
 
-        clock.advance(Duration::from_secs(60));
+        clock.advance(Duration::from_mins(1));
         assert_eq!(bucket.available(), 2, "never more than the burst");
     }
 
@@ -252,9 +266,10 @@ mod tests {
         let clock = ManualClock::starting_at(Instant::from_nanos(1_000));
         let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
         let now = clock.now();
-        assert_eq!(bucket.reserve(None), Some(now));
-        assert_eq!(bucket.reserve(None), Some(now + ms(100)));
-        assert_eq!(bucket.reserve(None), Some(now + ms(200)));
+        assert_eq!(bucket.reserve(None).map(|r| r.ready), Some(now));
+        let second = bucket.reserve(None).unwrap();
+        assert_eq!((second.ready, second.wait), (now + ms(100), ms(100)));
+        assert_eq!(bucket.reserve(None).map(|r| r.wait), Some(ms(200)));
     }
 
     #[test]
@@ -264,7 +279,9 @@ mod tests {
         assert!(bucket.try_acquire());
         assert_eq!(bucket.reserve(Some(Instant::ZERO + ms(99))), None);
         assert_eq!(
-            bucket.reserve(Some(Instant::ZERO + ms(100))),
+            bucket
+                .reserve(Some(Instant::ZERO + ms(100)))
+                .map(|r| r.ready),
             Some(Instant::ZERO + ms(100))
         );
     }
@@ -274,9 +291,9 @@ mod tests {
         let clock = ManualClock::new();
         let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
         assert!(bucket.try_acquire());
-        assert_eq!(bucket.reserve(None), Some(Instant::ZERO + ms(100)));
+        assert_eq!(bucket.reserve(None).map(|r| r.wait), Some(ms(100)));
         bucket.cancel_reservation();
-        assert_eq!(bucket.reserve(None), Some(Instant::ZERO + ms(100)));
+        assert_eq!(bucket.reserve(None).map(|r| r.wait), Some(ms(100)));
     }
 
     #[test]

@@ -79,14 +79,14 @@ where
 
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
         cx.check()?;
-        let Some(ready) = self.bucket.reserve(cx.deadline()) else {
+        let Some(token) = self.bucket.reserve(cx.deadline()) else {
             return Err(Error::DeadlineExceeded.into());
         };
-        if ready > self.bucket.clock().now() {
-            if let Err(e) = self.sleep.sleep_until(cx, ready) {
-                self.bucket.cancel_reservation();
-                return Err(e.into());
-            }
+        if !token.wait.is_zero()
+            && let Err(e) = self.sleep.sleep_until(cx, token.ready)
+        {
+            self.bucket.cancel_reservation();
+            return Err(e.into());
         }
         self.inner.call(cx, req)
     }
@@ -171,7 +171,7 @@ mod tests {
         ep.call(&cx, ()).unwrap();
         assert_eq!(ep.call(&cx, ()), Err(Error::Cancelled));
         assert_eq!(
-            bucket.reserve(None),
+            bucket.reserve(None).map(|r| r.ready),
             Some(Instant::ZERO + ms(100)),
             "the abandoned token came back"
         );

@@ -33,6 +33,6 @@ mod bucket;
 mod delaying;
 mod erroring;
 
-pub use bucket::{Rate, TokenBucket};
+pub use bucket::{Rate, Reservation, TokenBucket};
 pub use delaying::{DelayingLimiter, DelayingLimiterEndpoint};
 pub use erroring::{ErroringLimiter, ErroringLimiterEndpoint};
