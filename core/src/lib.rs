@@ -78,6 +78,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod breaker;
 pub mod context;
 pub mod endpoint;
 pub mod error;
