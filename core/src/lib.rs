@@ -82,9 +82,11 @@ pub mod breaker;
 pub mod context;
 pub mod endpoint;
 pub mod error;
+pub mod limit;
 pub mod ratelimit;
 mod sync;
 pub mod time;
+pub mod timeout;
 
 pub use context::{CancelToken, Context};
 pub use endpoint::{Endpoint, Middleware};
