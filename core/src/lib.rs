@@ -79,6 +79,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod breaker;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod cache;
 pub mod context;
 pub mod endpoint;
 pub mod error;

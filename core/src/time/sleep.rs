@@ -1,4 +1,6 @@
-use super::{Clock, Duration, Instant, ManualClock};
+#[cfg(feature = "std")]
+use super::Duration;
+use super::{Clock, Instant, ManualClock};
 use crate::{Context, Error};
 
 /// Blocks the calling thread until an instant, giving up early when the
