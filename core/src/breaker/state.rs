@@ -250,16 +250,19 @@ impl<P: TripPolicy, C: Clock, O: Observer> CircuitBreaker<P, C, O> {
                         Instant::ZERO
                     };
                     if self.policy.record(success, now) {
-                        self.open(word, now);
+                        // A closed word never changes within its generation,
+                        // so a failed swap means another transition won.
+                        let _ = self.open(word, now);
                     }
                     return;
                 }
                 // Only calls admitted while half-open share its generation.
                 State::Open => return,
-                State::HalfOpen if !success => {
-                    self.open(word, self.clock.now());
-                    return;
-                }
+                State::HalfOpen if !success => match self.open(word, self.clock.now()) {
+                    Ok(()) => return,
+                    // Another probe's outcome changed the word: look again.
+                    Err(seen) => word = seen,
+                },
                 State::HalfOpen => {
                     let next = if word.successes() + 1 >= self.half_open_max {
                         word.next(State::Closed)
@@ -281,12 +284,12 @@ impl<P: TripPolicy, C: Clock, O: Observer> CircuitBreaker<P, C, O> {
         }
     }
 
-    fn open(&self, from: Word, now: Instant) {
+    fn open(&self, from: Word, now: Instant) -> Result<(), Word> {
         self.opened_at.store(now.as_nanos(), Ordering::Release);
-        if self.swap(from, from.next(State::Open)).is_ok() {
-            self.opens.fetch_add(1, Ordering::Relaxed);
-            self.observer.state_changed(from.state(), State::Open);
-        }
+        self.swap(from, from.next(State::Open))?;
+        self.opens.fetch_add(1, Ordering::Relaxed);
+        self.observer.state_changed(from.state(), State::Open);
+        Ok(())
     }
 
     fn swap(&self, from: Word, to: Word) -> Result<(), Word> {
@@ -320,5 +323,95 @@ impl<P, C, O> fmt::Debug for CircuitBreaker<P, C, O> {
             .field("opens", &self.opens.load(Ordering::Relaxed))
             .field("open_timeout", &Duration::from_nanos(self.open_timeout))
             .finish_non_exhaustive()
+    }
+}
+
+/// Model checks: every interleaving of a few threads on one breaker.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    extern crate std;
+
+    use super::*;
+    use crate::breaker::ConsecutiveFailures;
+    use crate::time::ManualClock;
+
+    fn breaker(
+        failures: u32,
+        probes: u16,
+    ) -> Arc<CircuitBreaker<ConsecutiveFailures, std::sync::Arc<ManualClock>>> {
+        let settings = Settings {
+            open_timeout: Duration::from_secs(1),
+            half_open_max: probes,
+        };
+        Arc::new(CircuitBreaker::new(
+            ConsecutiveFailures::new(failures),
+            settings,
+            std::sync::Arc::new(ManualClock::new()),
+        ))
+    }
+
+    #[test]
+    fn racing_failures_open_once() {
+        loom::model(|| {
+            let b = breaker(2, 1);
+            let t = {
+                let b = Arc::clone(&b);
+                thread::spawn(move || {
+                    if let Ok(ticket) = b.allow() {
+                        b.record(ticket, false);
+                    }
+                })
+            };
+            if let Ok(ticket) = b.allow() {
+                b.record(ticket, false);
+            }
+            t.join().unwrap();
+            assert_eq!(b.state(), State::Open);
+            assert_eq!(b.opens(), 1);
+        });
+    }
+
+    #[test]
+    fn racing_probes_respect_the_quota_and_one_failure_reopens() {
+        loom::model(|| {
+            let b = breaker(1, 1);
+            b.record(b.allow().unwrap(), false);
+            b.clock.advance(Duration::from_secs(1));
+            let t = {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.allow().ok())
+            };
+            let mine = b.allow().ok();
+            let theirs = t.join().unwrap();
+            let probes: std::vec::Vec<Ticket> = mine.into_iter().chain(theirs).collect();
+            assert_eq!(probes.len(), 1, "one probe slot");
+            assert_eq!(b.state(), State::HalfOpen);
+            b.record(probes[0], false);
+            assert_eq!(b.state(), State::Open);
+            assert_eq!(b.opens(), 2);
+        });
+    }
+
+    #[test]
+    fn a_probe_failure_racing_a_probe_success_still_reopens() {
+        loom::model(|| {
+            let b = breaker(1, 2);
+            b.record(b.allow().unwrap(), false);
+            b.clock.advance(Duration::from_secs(1));
+            let p1 = b.allow().unwrap();
+            let p2 = b.allow().unwrap();
+            let t = {
+                let b = Arc::clone(&b);
+                thread::spawn(move || b.record(p1, true))
+            };
+            b.record(p2, false);
+            t.join().unwrap();
+            // The failure reopens whichever way they interleave: with two
+            // probes required, one success alone cannot close the circuit.
+            assert_eq!(b.state(), State::Open);
+        });
     }
 }

@@ -348,3 +348,89 @@ mod tests {
         assert!(admitted >= BURST, "the burst itself is always admitted");
     }
 }
+
+/// Model checks: every interleaving of a few threads on one bucket.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Arc;
+    use loom::thread;
+
+    extern crate std;
+
+    use super::*;
+    use crate::time::ManualClock;
+
+    #[test]
+    fn racing_threads_take_exactly_the_burst() {
+        loom::model(|| {
+            let clock = std::sync::Arc::new(ManualClock::new());
+            let bucket = Arc::new(TokenBucket::new(
+                Rate::per_second(1),
+                2,
+                std::sync::Arc::clone(&clock),
+            ));
+            let threads: std::vec::Vec<_> = (0..3)
+                .map(|_| {
+                    let bucket = Arc::clone(&bucket);
+                    thread::spawn(move || bucket.try_acquire())
+                })
+                .collect();
+            let admitted = threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .filter(|&ok| ok)
+                .count();
+            assert_eq!(admitted, 2);
+            assert!(!bucket.try_acquire());
+        });
+    }
+
+    #[test]
+    fn reservations_are_handed_out_one_interval_apart() {
+        loom::model(|| {
+            let clock = std::sync::Arc::new(ManualClock::new());
+            let bucket = Arc::new(TokenBucket::new(
+                Rate::per_second(10),
+                1,
+                std::sync::Arc::clone(&clock),
+            ));
+            let other = {
+                let bucket = Arc::clone(&bucket);
+                thread::spawn(move || bucket.reserve(None).unwrap().wait)
+            };
+            let mine = bucket.reserve(None).unwrap().wait;
+            let theirs = other.join().unwrap();
+            let mut waits = [mine, theirs];
+            waits.sort();
+            assert_eq!(waits, [Duration::ZERO, Duration::from_millis(100)]);
+        });
+    }
+
+    #[test]
+    fn a_cancelled_reservation_racing_an_acquire_loses_no_token() {
+        loom::model(|| {
+            let clock = std::sync::Arc::new(ManualClock::new());
+            let bucket = Arc::new(TokenBucket::new(
+                Rate::per_second(10),
+                1,
+                std::sync::Arc::clone(&clock),
+            ));
+            assert!(bucket.try_acquire());
+            let r = bucket.reserve(None).unwrap();
+            assert_eq!(r.wait, Duration::from_millis(100));
+            let canceller = {
+                let bucket = Arc::clone(&bucket);
+                thread::spawn(move || bucket.cancel_reservation())
+            };
+            let seen = bucket.reserve(None).unwrap().wait;
+            canceller.join().unwrap();
+            // Either order: one reservation stands, one was given back, so
+            // the second reservation waits one or two intervals.
+            assert!(seen == Duration::from_millis(100) || seen == Duration::from_millis(200));
+            assert_eq!(
+                bucket.reserve(None).unwrap().wait,
+                Duration::from_millis(200)
+            );
+        });
+    }
+}
