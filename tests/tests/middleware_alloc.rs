@@ -17,7 +17,7 @@ use synkit_tests::assert_no_alloc;
 /// An endpoint that fails for odd requests.
 fn evens_only() -> impl Endpoint<u64, Response = u64, Error = Error> + Clone {
     endpoint_fn(|_: &Context<'_>, n: u64| {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             Ok(n / 2)
         } else {
             Err(Error::Unavailable)
@@ -53,6 +53,20 @@ fn delaying_limiter_waiting_and_giving_up() {
     });
 }
 
+/// Closes, trips, refuses, then probes and closes again.
+fn exercise(
+    ep: &impl Endpoint<u64, Response = u64, Error = Error>,
+    cx: &Context<'_>,
+    clock: &ManualClock,
+) {
+    assert_eq!(ep.call(cx, 2), Ok(1));
+    let _ = ep.call(cx, 1);
+    let _ = ep.call(cx, 1);
+    assert_eq!(ep.call(cx, 2), Err(Error::CircuitOpen));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(ep.call(cx, 2), Ok(1), "the half-open probe closes it");
+}
+
 #[test]
 fn every_breaker_policy_closed_open_and_half_open() {
     let clock = ManualClock::new();
@@ -76,19 +90,6 @@ fn every_breaker_policy_closed_open_and_half_open() {
     );
     let ewma = CircuitBreaker::new(FailureRate::new(0.5, 2, 2), settings, &clock);
     let cx = Context::new(&clock);
-
-    fn exercise(
-        ep: &impl Endpoint<u64, Response = u64, Error = Error>,
-        cx: &Context<'_>,
-        clock: &ManualClock,
-    ) {
-        assert_eq!(ep.call(cx, 2), Ok(1));
-        let _ = ep.call(cx, 1);
-        let _ = ep.call(cx, 1);
-        assert_eq!(ep.call(cx, 2), Err(Error::CircuitOpen));
-        clock.advance(Duration::from_secs(1));
-        assert_eq!(ep.call(cx, 2), Ok(1), "the half-open probe closes it");
-    }
 
     let a = evens_only().with(BreakerMiddleware::new(&consecutive));
     let b = evens_only().with(BreakerMiddleware::new(&counts));
