@@ -24,6 +24,8 @@ struct Bucket {
 /// Needs the time for every outcome.
 pub struct RollingWindow {
     width: u64,
+    /// The slot (now / width) seen last, so most calls skip the division.
+    current: AtomicU64,
     volume_threshold: u64,
     error_percent: u64,
     buckets: [Bucket; BUCKETS],
@@ -35,6 +37,7 @@ impl RollingWindow {
     pub fn new(window: Duration, volume_threshold: u32, error_percent: u8) -> RollingWindow {
         RollingWindow {
             width: (duration_nanos(window) / BUCKETS as u64).max(1),
+            current: AtomicU64::new(0),
             volume_threshold: u64::from(volume_threshold),
             error_percent: u64::from(error_percent.min(100)),
             buckets: core::array::from_fn(|_| Bucket {
@@ -48,6 +51,21 @@ impl RollingWindow {
     /// Hystrix's defaults: a 10 s window, 20 requests, 50 % errors.
     pub fn hystrix_defaults() -> RollingWindow {
         RollingWindow::new(Duration::from_secs(10), 20, 50)
+    }
+
+    /// `now / width`, by two multiplications when `now` is in the slot seen
+    /// last (nearly always), by a division otherwise.
+    #[inline]
+    fn slot(&self, now: Instant) -> u64 {
+        let now = now.as_nanos();
+        let last = self.current.load(Ordering::Relaxed);
+        let start = last.saturating_mul(self.width);
+        if now >= start && now - start < self.width {
+            return last;
+        }
+        let slot = now / self.width;
+        self.current.store(slot, Ordering::Relaxed);
+        slot
     }
 
     fn bucket(&self, slot: u64) -> &Bucket {
@@ -73,7 +91,7 @@ impl RollingWindow {
 
     /// Calls and failures in the window ending at `now`.
     pub fn totals(&self, now: Instant) -> (u64, u64) {
-        let current = now.as_nanos() / self.width;
+        let current = self.slot(now);
         let oldest = current.saturating_sub(BUCKETS as u64 - 1);
         self.buckets
             .iter()
@@ -90,7 +108,7 @@ impl RollingWindow {
 
 impl TripPolicy for RollingWindow {
     fn record(&self, success: bool, now: Instant) -> bool {
-        let bucket = self.bucket(now.as_nanos() / self.width);
+        let bucket = self.bucket(self.slot(now));
         if success {
             bucket.successes.fetch_add(1, Ordering::Relaxed);
             return false;

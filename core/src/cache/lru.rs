@@ -96,6 +96,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
     /// [`get`](Self::get) with the key's [`hash`](Self::hash) already
     /// computed, treating entries that expire at or before `now` (in the
     /// caller's clock nanoseconds) as absent — and removing them.
+    #[inline]
     pub fn get_hashed<Q>(&mut self, hash: u64, key: &Q, now: u64) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -206,6 +207,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
         i
     }
 
+    #[inline]
     fn home(&self, hash: u64) -> usize {
         // Only the low bits are kept by the mask; truncation is the point.
         #[allow(clippy::cast_possible_truncation)]
@@ -213,6 +215,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
         h & self.mask
     }
 
+    #[inline]
     fn find<Q>(&self, hash: u64, key: &Q) -> Option<(usize, u32)>
     where
         K: Borrow<Q>,
@@ -313,6 +316,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
         }
     }
 
+    #[inline]
     fn unlink(&mut self, i: u32) {
         let (prev, next) = {
             let e = &self.entries[i as usize];
@@ -330,6 +334,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
         }
     }
 
+    #[inline]
     fn push_front(&mut self, i: u32) {
         let old = self.head;
         {
@@ -344,6 +349,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
         }
     }
 
+    #[inline]
     fn touch(&mut self, i: u32) {
         if self.head != i {
             self.unlink(i);

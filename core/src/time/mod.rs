@@ -21,6 +21,8 @@ mod manual;
 mod sleep;
 #[cfg(feature = "std")]
 mod system;
+#[cfg(feature = "tsc")]
+mod tsc;
 
 use core::fmt;
 use core::ops::{Add, Sub};
@@ -34,6 +36,9 @@ pub use sleep::{ManualSleep, Sleep};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use system::SystemClock;
+#[cfg(feature = "tsc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tsc")))]
+pub use tsc::TscClock;
 
 /// A point on a clock's monotonic timeline, in nanoseconds since that clock's
 /// epoch.
