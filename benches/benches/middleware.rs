@@ -104,27 +104,27 @@ fn layers(c: &mut Criterion) {
     let mut g = c.benchmark_group("layers");
     g.bench_function("bare", |b| b.iter(|| bare.call(&cx, black_box(7))));
     g.bench_function("erroring_limiter", |b| {
-        b.iter(|| limited.call(&cx, black_box(7)))
+        b.iter(|| limited.call(&cx, black_box(7)));
     });
     g.bench_function("erroring_limiter_system_clock", |b| {
-        b.iter(|| sys_limited.call(&sys_cx, black_box(7)))
+        b.iter(|| sys_limited.call(&sys_cx, black_box(7)));
     });
     g.bench_function("breaker_consecutive", |b| {
-        b.iter(|| broken.call(&cx, black_box(7)))
+        b.iter(|| broken.call(&cx, black_box(7)));
     });
     g.bench_function("breaker_rolling_window", |b| {
-        b.iter(|| windowed.call(&cx, black_box(7)))
+        b.iter(|| windowed.call(&cx, black_box(7)));
     });
     g.bench_function("bulkhead", |b| {
-        b.iter(|| bulkheaded.call(&cx, black_box(7)))
+        b.iter(|| bulkheaded.call(&cx, black_box(7)));
     });
     g.bench_function("timeout", |b| b.iter(|| timed.call(&cx, black_box(7))));
     g.bench_function("cache_hit", |b| b.iter(|| cached.call(&cx, black_box(7))));
     g.bench_function("full_stack_cache_hit", |b| {
-        b.iter(|| stack.call(&cx, black_box(7)))
+        b.iter(|| stack.call(&cx, black_box(7)));
     });
     g.bench_function("full_stack_cache_hit_system_clock", |b| {
-        b.iter(|| sys_stack.call(&sys_cx, black_box(7)))
+        b.iter(|| sys_stack.call(&sys_cx, black_box(7)));
     });
     g.bench_function("full_stack_cache_hit_2_threads", |b| {
         contended(b, || {
@@ -141,7 +141,7 @@ fn token_bucket(c: &mut Criterion) {
     let mut g = c.benchmark_group("token_bucket");
     g.bench_function("synkit_try_acquire", |b| b.iter(|| ours.try_acquire()));
     g.bench_function("synkit_try_acquire_system_clock", |b| {
-        b.iter(|| ours_sys.try_acquire())
+        b.iter(|| ours_sys.try_acquire());
     });
     g.bench_function("governor_check", |b| b.iter(|| theirs.check().is_ok()));
     g.bench_function("synkit_try_acquire_2_threads", |b| {
@@ -164,7 +164,7 @@ fn breaker(c: &mut Criterion) {
     let cx = Context::new(&TscClock);
     let mut g = c.benchmark_group("breaker");
     g.bench_function("synkit_call", |b| {
-        b.iter(|| guarded.call(&cx, black_box(7)))
+        b.iter(|| guarded.call(&cx, black_box(7)));
     });
     g.bench_function("failsafe_call", |b| {
         b.iter(|| {
@@ -233,14 +233,14 @@ fn lru_cache(c: &mut Criterion) {
         i
     };
     g.bench_function("synkit_lru_get", |b| {
-        b.iter(|| ours.get(&keys[next()]).copied())
+        b.iter(|| ours.get(&keys[next()]).copied());
     });
     g.bench_function("lru_get", |b| b.iter(|| theirs.get(&keys[next()]).copied()));
     g.bench_function("synkit_shared_get", |b| {
-        b.iter(|| shared.get(&keys[next()]))
+        b.iter(|| shared.get(&keys[next()]));
     });
     g.bench_function("lru_behind_mutex_get", |b| {
-        b.iter(|| locked.lock().get(&keys[next()]).copied())
+        b.iter(|| locked.lock().get(&keys[next()]).copied());
     });
     g.bench_function("synkit_lru_insert_evicting", |b| {
         let mut k = KEYS;

@@ -12,6 +12,8 @@ use super::{DefaultHasher, Lock, Lru};
 #[repr(align(128))]
 struct Shard<T>(T);
 
+type LockedShard<K, V, S> = Shard<Lock<Lru<K, V, S>>>;
+
 /// A [`Lru`] many threads share: the capacity split over shards, each
 /// behind its own lock, picked by the key's hash.
 ///
@@ -31,7 +33,7 @@ struct Shard<T>(T);
 /// });
 /// ```
 pub struct SharedLru<K, V, S = DefaultHasher> {
-    shards: Box<[Shard<Lock<Lru<K, V, S>>>]>,
+    shards: Box<[LockedShard<K, V, S>]>,
     hasher: S,
     mask: usize,
 }
