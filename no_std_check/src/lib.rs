@@ -13,7 +13,12 @@ extern crate alloc;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use synkit_core::breaker::{
+    BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, Settings, State,
+};
 use synkit_core::endpoint::{Chain, Endpoint, Middleware, endpoint_fn};
+use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
+use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
 use synkit_core::time::{Duration, Instant, ManualClock};
 use synkit_core::{CancelToken, Context, Error};
 
@@ -145,8 +150,65 @@ pub fn run() -> Result<(), Failure> {
         "error kinds map to statuses",
     )?;
 
+    run_resilience()?;
     #[cfg(feature = "alloc")]
     run_alloc(&scoped)?;
+    Ok(())
+}
+
+/// The resilience middleware on bare metal: a rate limit, a breaker and a
+/// bulkhead, on the manual clock.
+fn run_resilience() -> Result<(), Failure> {
+    let clock = ManualClock::new();
+    let bucket = TokenBucket::new(Rate::per_second(10), 2, &clock);
+    let breaker = CircuitBreaker::new(
+        ConsecutiveFailures::new(2),
+        Settings {
+            open_timeout: Duration::from_secs(1),
+            half_open_max: 1,
+        },
+        &clock,
+    );
+    let bulkhead = Bulkhead::new(1);
+    let ep = Chain::new(ErroringLimiter::new(&bucket))
+        .then(BreakerMiddleware::new(&breaker))
+        .then(ConcurrencyLimit::new(&bulkhead))
+        .wrap(endpoint_fn(|_: &Context<'_>, ok: bool| {
+            if ok { Ok(()) } else { Err(Error::Unavailable) }
+        }));
+    let cx = Context::new(&clock);
+
+    ensure(
+        ep.call(&cx, true).is_ok(),
+        "a call through the resilience stack",
+    )?;
+    ensure(
+        ep.call(&cx, false) == Err(Error::Unavailable),
+        "a failure passes through",
+    )?;
+    ensure(
+        ep.call(&cx, true) == Err(Error::RateLimited),
+        "the burst is spent",
+    )?;
+    clock.advance(Duration::from_millis(200));
+    ensure(ep.call(&cx, false).is_err(), "a second failure")?;
+    ensure(
+        breaker.state() == State::Open,
+        "two failures open the breaker",
+    )?;
+    ensure(
+        ep.call(&cx, true) == Err(Error::CircuitOpen),
+        "the open breaker refuses",
+    )?;
+    clock.advance(Duration::from_secs(1));
+    ensure(ep.call(&cx, true).is_ok(), "the probe closes it again")?;
+    let held = bulkhead.try_acquire();
+    clock.advance(Duration::from_millis(100));
+    ensure(
+        ep.call(&cx, true) == Err(Error::Overloaded),
+        "the bulkhead sheds",
+    )?;
+    drop(held);
     Ok(())
 }
 
