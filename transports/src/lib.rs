@@ -2,7 +2,12 @@
 //! wire and calls remote ones, on threads and mio, without an async runtime.
 //!
 //! Each protocol sits behind its own cargo feature so a constrained host
-//! compiles only what it uses. None is available yet: the HTTP/1.1 server and
-//! client are the next to arrive.
+//! compiles only what it uses:
+//!
+//! - `http-server` (default): [`http::server`], an HTTP/1.1 server on a mio
+//!   event loop and a worker pool, with Go kit's `Server` semantics.
 
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "http-server")]
+pub mod http;

@@ -1,0 +1,11 @@
+//! HTTP/1.1: a server (feature `http-server`) and, later, a client.
+//!
+//! The API edge uses the `http` crate's types — [`Method`], [`StatusCode`],
+//! [`HeaderMap`], [`Request`], [`Response`] — re-exported here, so users of
+//! hyper, axum or ureq meet what they know.
+
+pub mod server;
+
+pub use ::http::{
+    HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header,
+};

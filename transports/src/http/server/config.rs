@@ -1,0 +1,61 @@
+use std::time::Duration;
+
+/// How a [`Server`](super::Server) runs and what it puts up with. Every
+/// default is chosen for a small host and documented with its reason.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Threads running endpoints; 0 runs them inline on the event loop
+    /// thread (for endpoints that never block: the fastest path).
+    /// Default: the number of cores, at most 8 — endpoints that block on
+    /// I/O want more, so raise it for them.
+    pub workers: usize,
+    /// Requests waiting for a worker before new ones get 503 with
+    /// `Retry-After`. Default 1024: a burst of that size rides out a hiccup;
+    /// anything more is a queue hiding an overload.
+    pub queue_capacity: usize,
+    /// Largest request head (request line and headers). Default 16 KiB,
+    /// twice the common 8 KiB of proxies. Beyond it: 431.
+    pub max_head_bytes: usize,
+    /// Most header fields in a request (at most 256). Default 100, as
+    /// Go's and hyper's servers allow. Beyond it: 431.
+    pub max_headers: usize,
+    /// Largest request body. Default 1 MiB, ample for JSON RPC. Beyond it:
+    /// 413.
+    pub max_body_bytes: usize,
+    /// Time a client has to send a whole request once it has started one —
+    /// against slowloris. Default 10 s. Past it: 408 and close.
+    pub request_read_timeout: Duration,
+    /// How long an idle keep-alive connection stays open. Default 60 s.
+    pub idle_timeout: Duration,
+    /// Time a response may take to be accepted by a client that stopped
+    /// reading. Default 30 s. Past it the connection is closed.
+    pub write_timeout: Duration,
+    /// Open connections at most; beyond it new ones get 503 and are
+    /// closed. Default 10 000.
+    pub max_connections: usize,
+    /// The deadline placed in every request's `Context`. Clients may ask for
+    /// less with the `X-Request-Timeout-Ms` header (milliseconds), never for
+    /// more. Default 30 s. When it passes: 504, or the endpoint's own error.
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
+            queue_capacity: 1024,
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_body_bytes: 1024 * 1024,
+            request_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The request header a client sends to ask for a tighter deadline, in
+/// milliseconds.
+pub const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout-ms";
