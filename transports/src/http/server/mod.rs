@@ -28,7 +28,11 @@
 
 mod config;
 mod engine;
+mod error;
+mod handler;
+mod json;
 mod parse;
+mod router;
 mod service;
 mod write;
 
@@ -43,6 +47,10 @@ use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerConfig};
+pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
+pub use handler::{Handler, request};
+pub use json::{decode_json, encode_json, go_json};
+pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
 
 /// What the event loop and the workers share.

@@ -1,0 +1,195 @@
+use ::http::{Request, Response, StatusCode};
+use synkit_core::{Context, Endpoint};
+
+use super::{DecodeError, EncodeError, ErrorResponse, Service, encode_error};
+
+type Before = Box<dyn Fn(&Context<'_>, &mut Request<Vec<u8>>) + Send + Sync>;
+type After = Box<dyn Fn(&Context<'_>, &mut Response<Vec<u8>>) + Send + Sync>;
+type ErrorEncoder =
+    Box<dyn Fn(&Context<'_>, &dyn ErrorResponse) -> Response<Vec<u8>> + Send + Sync>;
+type ErrorHandler = Box<dyn Fn(&Context<'_>, &dyn ErrorResponse) + Send + Sync>;
+type Finalizer = Box<dyn Fn(&Context<'_>, StatusCode, usize) + Send + Sync>;
+
+/// One endpoint served over HTTP: Go kit's `transport/http.Server`.
+///
+/// A request is decoded into the endpoint's request type, the endpoint is
+/// called, and its response encoded, with Go kit's hooks around the
+/// exchange:
+///
+/// 1. [`before`](Self::before) hooks see (and may change) the request —
+///    `ServerBefore`; enrich it by inserting typed values into its
+///    extensions. The endpoint's context then carries the request itself:
+///    read it with [`request`].
+/// 2. the decoder; its error is answered by the error encoder (400 for
+///    [`decode_json`](super::decode_json)).
+/// 3. the endpoint; its error (an [`ErrorResponse`]) goes to the
+///    [`error_handler`](Self::error_handler) (for logging) and the
+///    [`error_encoder`](Self::error_encoder) (default: [`encode_error`]).
+/// 4. the encoder, then [`after`](Self::after) hooks on the response —
+///    `ServerAfter`.
+/// 5. [`finalizer`](Self::finalizer)s with the status and body size, on
+///    every path — `ServerFinalizer`.
+///
+/// ```
+/// use synkit_core::endpoint::endpoint_fn;
+/// use synkit_core::{Context, Error};
+/// use synkit_transports::http::server::{Handler, Service, decode_json, encode_json};
+/// use synkit_transports::http::{Request, StatusCode};
+///
+/// #[derive(serde::Deserialize)]
+/// struct CountRequest { s: String }
+/// #[derive(serde::Serialize)]
+/// struct CountResponse { v: usize }
+///
+/// let count = endpoint_fn(|_: &Context<'_>, req: CountRequest| {
+///     Ok::<_, Error>(CountResponse { v: req.s.chars().count() })
+/// });
+/// let handler = Handler::new(count, decode_json, encode_json);
+///
+/// let cx = Context::background();
+/// let resp = handler.serve(&cx, Request::new(br#"{"s":"abc"}"#.to_vec()));
+/// assert_eq!(resp.body(), b"{\"v\":3}\n");
+/// let resp = handler.serve(&cx, Request::new(b"not json".to_vec()));
+/// assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+/// ```
+pub struct Handler<E, D, N> {
+    endpoint: E,
+    decode: D,
+    encode: N,
+    before: Vec<Before>,
+    after: Vec<After>,
+    error_encoder: ErrorEncoder,
+    on_error: Option<ErrorHandler>,
+    finalizers: Vec<Finalizer>,
+}
+
+/// The request being served, from inside the endpoint or a hook: the
+/// [`Handler`] puts it into the context (Go kit's `PopulateRequestContext`).
+pub fn request<'a>(cx: &Context<'a>) -> Option<&'a Request<Vec<u8>>> {
+    cx.value::<Request<Vec<u8>>>()
+}
+
+impl<E, D, N> Handler<E, D, N> {
+    /// Serves `endpoint`, decoding requests with `decode` and encoding
+    /// responses with `encode`.
+    pub fn new(endpoint: E, decode: D, encode: N) -> Handler<E, D, N> {
+        Handler {
+            endpoint,
+            decode,
+            encode,
+            before: Vec::new(),
+            after: Vec::new(),
+            error_encoder: Box::new(encode_error),
+            on_error: None,
+            finalizers: Vec::new(),
+        }
+    }
+
+    /// Adds a hook run on the request before decoding (`ServerBefore`).
+    #[must_use]
+    pub fn before(
+        mut self,
+        f: impl Fn(&Context<'_>, &mut Request<Vec<u8>>) + Send + Sync + 'static,
+    ) -> Self {
+        self.before.push(Box::new(f));
+        self
+    }
+
+    /// Adds a hook run on a successful response after encoding
+    /// (`ServerAfter`): set headers here.
+    #[must_use]
+    pub fn after(
+        mut self,
+        f: impl Fn(&Context<'_>, &mut Response<Vec<u8>>) + Send + Sync + 'static,
+    ) -> Self {
+        self.after.push(Box::new(f));
+        self
+    }
+
+    /// Replaces the error encoder (`ServerErrorEncoder`).
+    #[must_use]
+    pub fn error_encoder(
+        mut self,
+        f: impl Fn(&Context<'_>, &dyn ErrorResponse) -> Response<Vec<u8>> + Send + Sync + 'static,
+    ) -> Self {
+        self.error_encoder = Box::new(f);
+        self
+    }
+
+    /// Sets a hook told of every error, for logging (`ServerErrorHandler`).
+    #[must_use]
+    pub fn error_handler(
+        mut self,
+        f: impl Fn(&Context<'_>, &dyn ErrorResponse) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Some(Box::new(f));
+        self
+    }
+
+    /// Adds a hook run once the response is ready, with its status and body
+    /// size, on every path (`ServerFinalizer`).
+    #[must_use]
+    pub fn finalizer(
+        mut self,
+        f: impl Fn(&Context<'_>, StatusCode, usize) + Send + Sync + 'static,
+    ) -> Self {
+        self.finalizers.push(Box::new(f));
+        self
+    }
+
+    fn fail(&self, cx: &Context<'_>, err: &dyn ErrorResponse) -> Response<Vec<u8>> {
+        if let Some(h) = &self.on_error {
+            h(cx, err);
+        }
+        (self.error_encoder)(cx, err)
+    }
+}
+
+impl<E, D, N, Req> Service for Handler<E, D, N>
+where
+    D: Fn(&Context<'_>, &Request<Vec<u8>>) -> Result<Req, DecodeError> + Send + Sync + 'static,
+    E: Endpoint<Req> + Send + Sync + 'static,
+    E::Error: ErrorResponse,
+    N: Fn(&Context<'_>, E::Response) -> Result<Response<Vec<u8>>, EncodeError>
+        + Send
+        + Sync
+        + 'static,
+    Req: 'static,
+{
+    fn serve(&self, cx: &Context<'_>, mut req: Request<Vec<u8>>) -> Response<Vec<u8>> {
+        for f in &self.before {
+            f(cx, &mut req);
+        }
+        let scoped = cx.with_value(&req);
+        let cx = &scoped;
+        let resp = match (self.decode)(cx, &req) {
+            Err(e) => self.fail(cx, &e),
+            Ok(decoded) => match self.endpoint.call(cx, decoded) {
+                Err(e) => self.fail(cx, &e),
+                Ok(out) => match (self.encode)(cx, out) {
+                    Err(e) => self.fail(cx, &e),
+                    Ok(mut resp) => {
+                        for f in &self.after {
+                            f(cx, &mut resp);
+                        }
+                        resp
+                    }
+                },
+            },
+        };
+        for f in &self.finalizers {
+            f(cx, resp.status(), resp.body().len());
+        }
+        resp
+    }
+}
+
+impl<E, D, N> std::fmt::Debug for Handler<E, D, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("before", &self.before.len())
+            .field("after", &self.after.len())
+            .field("finalizers", &self.finalizers.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,109 @@
+use ::http::{HeaderValue, Request, Response, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use synkit_core::Context;
+
+use super::{DecodeError, EncodeError};
+
+/// Decodes a JSON request body into `T`: a decode function for a
+/// [`Handler`](super::Handler). Malformed JSON, or JSON of the wrong shape,
+/// is a 400 with a JSON body saying what was wrong.
+///
+/// ```
+/// use synkit_core::Context;
+/// use synkit_transports::http::Request;
+/// use synkit_transports::http::server::decode_json;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Sum { a: i64, b: i64 }
+///
+/// let req = Request::new(br#"{"a":1,"b":2}"#.to_vec());
+/// let sum: Sum = decode_json(&Context::background(), &req).unwrap();
+/// assert_eq!(sum.a + sum.b, 3);
+///
+/// let bad = Request::new(b"{oops".to_vec());
+/// assert!(decode_json::<Sum>(&Context::background(), &bad).is_err());
+/// ```
+pub fn decode_json<T: DeserializeOwned>(
+    _cx: &Context<'_>,
+    req: &Request<Vec<u8>>,
+) -> Result<T, DecodeError> {
+    serde_json::from_slice(req.body())
+        .map_err(|e| DecodeError::bad_request(format!("invalid JSON: {e}")))
+}
+
+/// Encodes `resp` as a JSON response the way Go kit's `EncodeJSONResponse`
+/// does: `Content-Type: application/json; charset=utf-8`, the body ending
+/// in a newline, and `<`, `>`, `&` escaped as Go's `encoding/json` escapes
+/// them, so the bytes match a Go kit service's.
+pub fn encode_json<T: Serialize>(
+    _cx: &Context<'_>,
+    resp: T,
+) -> Result<Response<Vec<u8>>, EncodeError> {
+    let mut body = go_json(&resp)?;
+    body.push(b'\n');
+    let mut out = Response::new(body);
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    Ok(out)
+}
+
+/// `value` as JSON with Go's HTML-safe escaping: `<`, `>`, `&`, U+2028 and
+/// U+2029 become `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`, as
+/// Go's `encoding/json` writes them and `serde_json` does not.
+pub fn go_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    let raw = serde_json::to_vec(value).map_err(|e| EncodeError(e.to_string()))?;
+    if !raw.iter().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xe2)) {
+        return Ok(raw);
+    }
+    // These bytes can only occur inside strings in serde_json's output, so
+    // escaping them everywhere is escaping them in strings.
+    let mut out = Vec::with_capacity(raw.len() + 16);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            0xe2 if raw.get(i + 1) == Some(&0x80)
+                && matches!(raw.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
+                out.extend_from_slice(if raw[i + 2] == 0xa8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_html_like_go() {
+        let out = go_json(&serde_json::json!({"v": "<B>&\u{2028}é"})).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"v":"\u003cB\u003e\u0026\u2028é"}"#
+        );
+    }
+
+    #[test]
+    fn json_responses_end_with_a_newline_like_go_kit() {
+        let resp = encode_json(&Context::background(), serde_json::json!({"v": 3})).unwrap();
+        assert_eq!(resp.body(), b"{\"v\":3}\n");
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+    }
+}
