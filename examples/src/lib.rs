@@ -4,9 +4,11 @@
 //! - [`stringsvc`]: Go kit's string service — `uppercase` and `count` — as a
 //!   service trait, its implementation, its endpoints and a logging
 //!   middleware.
+//! - [`cli`]: the `--addr` and `--workers` flags every server takes.
 //! - [`logger`]: a small `log` backend that prints records, with their
 //!   key-value fields, to stderr.
 
+pub mod cli;
 pub mod logger;
 pub mod stringsvc;
 

@@ -1,34 +1,35 @@
 //! The string service's methods as endpoints, with their request and
 //! response types (the names and fields of Go kit's stringsvc).
 
+use serde::{Deserialize, Serialize};
 use synkit_core::endpoint::endpoint_fn;
 use synkit_core::{Context, Endpoint};
 
 use super::{StringError, StringService};
 
 /// Input of `uppercase`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct UppercaseRequest {
     /// The string to upper-case.
     pub s: String,
 }
 
 /// Output of `uppercase`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UppercaseResponse {
     /// The upper-cased string.
     pub v: String,
 }
 
 /// Input of `count`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct CountRequest {
     /// The string to count.
     pub s: String,
 }
 
 /// Output of `count`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct CountResponse {
     /// How many characters the string has.
     pub v: usize,

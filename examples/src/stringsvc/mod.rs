@@ -22,6 +22,7 @@
 
 pub mod endpoints;
 pub mod logging;
+pub mod transport;
 
 use std::fmt;
 

@@ -1,0 +1,39 @@
+//! The flags every example server takes: `--addr HOST:PORT` (default
+//! `127.0.0.1:8080`) and `--workers N` (default: the server's; 0 runs
+//! endpoints inline on the event loop).
+
+use synkit_transports::http::server::ServerConfig;
+
+/// Parsed command-line flags.
+#[derive(Clone, Debug)]
+pub struct Args {
+    /// Where to listen.
+    pub addr: String,
+    /// The server configuration, with `--workers` applied.
+    pub config: ServerConfig,
+}
+
+/// Parses the process's arguments; prints usage and exits on a bad one.
+pub fn parse() -> Args {
+    let mut args = Args {
+        addr: "127.0.0.1:8080".into(),
+        config: ServerConfig::default(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match (flag.as_str(), it.next()) {
+            ("--addr", Some(v)) => args.addr = v,
+            ("--workers", Some(v)) => match v.parse() {
+                Ok(n) => args.config.workers = n,
+                Err(_) => usage(&format!("--workers takes a number, not {v:?}")),
+            },
+            _ => usage(&format!("unknown or incomplete flag {flag:?}")),
+        }
+    }
+    args
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("{problem}\nusage: [--addr HOST:PORT] [--workers N]");
+    std::process::exit(2);
+}

@@ -1,0 +1,138 @@
+//! The string service over HTTP, in Go kit's stringsvc wire format:
+//!
+//! - `POST /uppercase` `{"s":"hello"}` → `{"v":"HELLO"}`; the empty string →
+//!   `{"v":"","err":"empty string"}` (status 200: as in Go kit, a business
+//!   error travels in the response);
+//! - `POST /count` `{"s":"abc"}` → `{"v":3}`;
+//! - `GET /health` → `{"status":"ok"}`.
+//!
+//! Malformed JSON is a 400 with a JSON error body; synkit's own error kinds
+//! answer with their statuses (429, 503, 504).
+
+use serde::Serialize;
+use synkit_core::endpoint::endpoint_fn;
+use synkit_core::{Context, Endpoint};
+use synkit_transports::http::server::{
+    ErrorResponse, Handler, Router, decode_json, encode_json, service_fn,
+};
+use synkit_transports::http::{HeaderValue, Method, Response, StatusCode, header};
+
+use super::endpoints::{CountRequest, UppercaseRequest, count_endpoint, uppercase_endpoint};
+use super::logging::Logging;
+use super::{StringError, StringService};
+
+/// `uppercase` on the wire: the service's error, if any, in `err`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UppercaseReply {
+    /// The upper-cased string, empty on error.
+    pub v: String,
+    /// The service's error text, left out when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub err: Option<String>,
+}
+
+impl ErrorResponse for StringError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            StringError::Empty => StatusCode::BAD_REQUEST,
+            StringError::Synkit(e) => e.status_code(),
+        }
+    }
+
+    fn headers(&self, headers: &mut synkit_transports::http::HeaderMap) {
+        if let StringError::Synkit(e) = self {
+            e.headers(headers);
+        }
+    }
+}
+
+/// `uppercase` as Go kit's `makeUppercaseEndpoint` builds it: the service's
+/// own error becomes the reply's `err`; only synkit's errors stay errors.
+pub fn uppercase_reply_endpoint<S: StringService>(
+    svc: S,
+) -> impl Endpoint<UppercaseRequest, Response = UppercaseReply, Error = StringError> {
+    let inner = uppercase_endpoint(svc);
+    endpoint_fn(
+        move |cx: &Context<'_>, req: UppercaseRequest| match inner.call(cx, req) {
+            Ok(resp) => Ok(UppercaseReply {
+                v: resp.v,
+                err: None,
+            }),
+            Err(StringError::Empty) => Ok(UppercaseReply {
+                v: String::new(),
+                err: Some(StringError::Empty.to_string()),
+            }),
+            Err(e) => Err(e),
+        },
+    )
+}
+
+/// The whole HTTP service: both methods, logged, plus `GET /health`.
+pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Router {
+    let uppercase = Handler::new(
+        uppercase_reply_endpoint(svc.clone()).with(Logging::new("uppercase")),
+        decode_json::<UppercaseRequest>,
+        encode_json,
+    );
+    let count = Handler::new(
+        count_endpoint(svc).with(Logging::new("count")),
+        decode_json::<CountRequest>,
+        encode_json,
+    );
+    let health = service_fn(|_cx, _req| {
+        let mut resp = Response::new(b"{\"status\":\"ok\"}\n".to_vec());
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        resp
+    });
+    Router::new()
+        .route(Method::POST, "/uppercase", uppercase)
+        .route(Method::POST, "/count", count)
+        .route(Method::GET, "/health", health)
+}
+
+#[cfg(test)]
+mod tests {
+    use synkit_transports::http::Request;
+    use synkit_transports::http::server::Service;
+
+    use super::*;
+    use crate::stringsvc::Strings;
+
+    fn post(router: &Router, path: &str, body: &str) -> Response<Vec<u8>> {
+        let mut req = Request::new(body.as_bytes().to_vec());
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = path.parse().unwrap();
+        router.serve(&Context::background(), req)
+    }
+
+    #[test]
+    fn speaks_go_kits_stringsvc_wire_format() {
+        let r = router(Strings);
+        let ok = post(&r, "/uppercase", r#"{"s":"hello"}"#);
+        assert_eq!(
+            (ok.status(), ok.body().as_slice()),
+            (StatusCode::OK, &b"{\"v\":\"HELLO\"}\n"[..])
+        );
+        let empty = post(&r, "/uppercase", r#"{"s":""}"#);
+        assert_eq!(empty.body(), b"{\"v\":\"\",\"err\":\"empty string\"}\n");
+        assert_eq!(post(&r, "/count", r#"{"s":"abc"}"#).body(), b"{\"v\":3}\n");
+    }
+
+    #[test]
+    fn malformed_json_is_a_400_with_a_json_error() {
+        let resp = post(&router(Strings), "/count", "{\"s\":");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+        assert!(
+            body["error"].as_str().unwrap().starts_with("invalid JSON"),
+            "{body}"
+        );
+    }
+}
