@@ -6,6 +6,8 @@
 //! thread, every allocation and reallocation, so tests running in parallel on
 //! the test harness's threads do not see each other's allocations.
 //!
+//! [`wire`] talks to servers over raw sockets for the HTTP tests.
+//!
 //! ```
 //! use synkit_tests::{allocations_during, assert_no_alloc};
 //!
@@ -14,5 +16,6 @@
 //! ```
 
 mod alloc_counter;
+pub mod wire;
 
 pub use alloc_counter::{CountingAllocator, allocations_during, assert_no_alloc};

@@ -682,12 +682,15 @@ pub(crate) fn work<S: Service>(
         } else {
             serve_guarded(shared, service, &cx, job.request)
         };
+        // A shutdown that began while the request ran ends the connection:
+        // say so in the response.
+        let close = job.reply.close || shared.shutting_down.load(Ordering::Acquire);
         let mut bytes = Vec::with_capacity(resp.body().len() + 256);
         write_response(
             &mut bytes,
             &resp,
             job.reply.head_only,
-            job.reply.close,
+            close,
             job.reply.keep_alive_10,
             &mut date,
         );
@@ -696,7 +699,7 @@ pub(crate) fn work<S: Service>(
                 conn: job.conn,
                 generation: job.generation,
                 bytes,
-                close: job.reply.close,
+                close,
             })
             .is_err()
         {

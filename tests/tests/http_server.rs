@@ -1,0 +1,486 @@
+//! The HTTP/1.1 server against independent clients (curl, Python's
+//! http.client, raw sockets): protocol behaviour, bad input, overload,
+//! cancellation, panics and graceful shutdown.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use synkit_core::Context;
+use synkit_examples::stringsvc::Strings;
+use synkit_examples::stringsvc::transport::router;
+use synkit_tests::wire::{eventually, exchange, exchange_half_closed, read_until_quiet};
+use synkit_transports::http::server::{Server, ServerConfig, ServerHandle, service_fn};
+use synkit_transports::http::{Request, Response};
+
+const QUIET: Duration = Duration::from_millis(300);
+
+fn stringsvc(workers: usize) -> ServerHandle {
+    let config = ServerConfig {
+        workers,
+        ..ServerConfig::default()
+    };
+    Server::new(config)
+        .bind("127.0.0.1:0", router(Strings))
+        .expect("bind")
+}
+
+fn require(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{tool} is needed by this test: install it (tests/run does: apt-get install {tool})"
+    );
+}
+
+#[test]
+fn curl_gets_go_kits_wire_format_in_both_modes() {
+    require("curl");
+    for workers in [0, 2] {
+        let server = stringsvc(workers);
+        let url = format!("http://{}", server.local_addr());
+        let curl = |path: &str, body: &str| {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-w",
+                    " %{http_code}",
+                    "-XPOST",
+                    &format!("{url}{path}"),
+                    "-d",
+                    body,
+                ])
+                .output()
+                .expect("run curl");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(
+            curl("/uppercase", r#"{"s":"hello"}"#),
+            "{\"v\":\"HELLO\"}\n 200"
+        );
+        assert_eq!(
+            curl("/uppercase", r#"{"s":""}"#),
+            "{\"v\":\"\",\"err\":\"empty string\"}\n 200"
+        );
+        assert_eq!(curl("/count", r#"{"s":"abc"}"#), "{\"v\":3}\n 200");
+        let bad = curl("/count", r#"{"s":"#);
+        assert!(
+            bad.starts_with("{\"error\":\"invalid JSON") && bad.ends_with(" 400"),
+            "{bad}"
+        );
+        server.shutdown(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn python_http_client_reuses_one_connection() {
+    require("python3");
+    let server = stringsvc(2);
+    let script = r#"
+import http.client, json, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]))
+out = []
+for body in ['{"s":"go"}', '{"s":""}', '{"s":"kit"}']:
+    c.request("POST", "/uppercase", body, {"Content-Type": "application/json"})
+    r = c.getresponse()
+    out.append((r.status, json.loads(r.read())))
+c.request("HEAD", "/health")
+r = c.getresponse()
+out.append((r.status, r.getheader("content-length"), r.read()))
+print(json.dumps(out, default=lambda b: b.decode()))
+"#;
+    let addr = server.local_addr();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!([
+            [200, {"v": "GO"}],
+            [200, {"v": "", "err": "empty string"}],
+            [200, {"v": "KIT"}],
+            [200, "16", ""]
+        ])
+    );
+    assert_eq!(
+        server.stats().connections.load(Ordering::Relaxed),
+        1,
+        "keep-alive kept one connection"
+    );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = stringsvc(2);
+    let mut wire = Vec::new();
+    for s in ["a", "bb", "ccc", "dddd"] {
+        let body = format!("{{\"s\":\"{s}\"}}");
+        wire.extend_from_slice(
+            format!(
+                "POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let got = exchange(server.local_addr(), &wire, QUIET);
+    let bodies: Vec<&str> = got.text().matches("{\"v\":").map(|_| "").collect();
+    assert_eq!(bodies.len(), 4);
+    let text = got.text();
+    let order: Vec<usize> = ["{\"v\":1}", "{\"v\":2}", "{\"v\":3}", "{\"v\":4}"]
+        .iter()
+        .map(|b| text.find(b).expect(b))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(!got.closed, "keep-alive");
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn chunked_bodies_continue_expectations_head_and_http_10() {
+    let server = stringsvc(0);
+    let addr = server.local_addr();
+    let chunked = exchange(
+        addr,
+        b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"s\"\r\n6\r\n:\"xyz\"\r\n1\r\n}\r\n0\r\n\r\n",
+        QUIET,
+    );
+    assert!(
+        chunked.text().ends_with("{\"v\":3}\n"),
+        "{}",
+        chunked.text()
+    );
+
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut stream,
+        b"POST /count HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 8\r\n\r\n",
+    )
+    .unwrap();
+    let interim = read_until_quiet(&mut stream, QUIET);
+    assert_eq!(interim.text(), "HTTP/1.1 100 Continue\r\n\r\n");
+    std::io::Write::write_all(&mut stream, b"{\"s\":\"\"}").unwrap();
+    assert!(
+        read_until_quiet(&mut stream, QUIET)
+            .text()
+            .ends_with("{\"v\":0}\n")
+    );
+
+    let head = exchange(addr, b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n", QUIET);
+    assert!(head.text().contains("content-length: 16\r\n") && head.text().ends_with("\r\n\r\n"));
+
+    let old = exchange(addr, b"GET /health HTTP/1.0\r\n\r\n", QUIET);
+    assert!(old.closed, "HTTP/1.0 without keep-alive closes");
+    assert!(old.text().ends_with("{\"status\":\"ok\"}\n"));
+    server.shutdown(Duration::from_secs(1));
+}
+
+/// Each malformed request: its status, whether the connection closes, and
+/// a normal request still served afterwards.
+#[test]
+fn malformed_requests_get_a_clear_status_and_the_server_lives_on() {
+    let server = stringsvc(2);
+    let addr = server.local_addr();
+    let huge_header = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let many_headers = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        "X-H: v\r\n".repeat(150)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("CL and TE together", b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400),
+        ("conflicting Content-Length", b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".to_vec(), 400),
+        ("bad Content-Length", b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n".to_vec(), 400),
+        ("unknown transfer coding", b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(), 501),
+        ("bad chunk size", b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400),
+        ("chunk without CRLF", b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX".to_vec(), 400),
+        ("obsolete line folding", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n".to_vec(), 400),
+        ("bad header name", b"GET /health HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n".to_vec(), 400),
+        ("bad header value", b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n".to_vec(), 400),
+        ("missing Host", b"GET /health HTTP/1.1\r\n\r\n".to_vec(), 400),
+        ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), 400),
+        ("oversize head", huge_header.into_bytes(), 431),
+        ("too many headers", many_headers.into_bytes(), 431),
+        ("oversize body", b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n".to_vec(), 413),
+        ("oversize chunked body", b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n200000\r\n".to_vec(), 413),
+    ];
+    for (name, wire, status) in cases {
+        let got = exchange(addr, &wire, QUIET);
+        assert_eq!(got.statuses(), [status], "{name}: {}", got.text());
+        assert!(got.closed, "{name}: the connection is closed");
+        let after = exchange(
+            addr,
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            QUIET,
+        );
+        assert_eq!(after.statuses(), [200], "{name}: served afterwards");
+    }
+    assert!(server.stats().bad_requests.load(Ordering::Relaxed) >= 15);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn invalid_json_keeps_the_connection_usable() {
+    let server = stringsvc(2);
+    let bad = b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{\"s\":";
+    let good = b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n{\"s\":\"\"}";
+    let got = exchange(server.local_addr(), &[&bad[..], &good[..]].concat(), QUIET);
+    assert_eq!(got.statuses(), [400, 200]);
+    assert!(got.text().contains("application/json"));
+    assert!(!got.closed);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_body_cut_short_is_dropped_and_the_server_goes_on() {
+    let server = stringsvc(2);
+    let got = exchange_half_closed(
+        server.local_addr(),
+        b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"s\":",
+        QUIET,
+    );
+    assert!(got.closed && got.bytes.is_empty(), "{}", got.text());
+    let after = exchange(
+        server.local_addr(),
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        QUIET,
+    );
+    assert_eq!(after.statuses(), [200]);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_client_sending_one_byte_at_a_time_is_timed_out() {
+    let config = ServerConfig {
+        request_read_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config)
+        .bind("127.0.0.1:0", router(Strings))
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    let request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut answer = None;
+    for byte in request.iter().take(request.len() - 1) {
+        if std::io::Write::write_all(&mut stream, &[*byte]).is_err() {
+            break;
+        }
+        let got = read_until_quiet(&mut stream, Duration::from_millis(50));
+        if !got.bytes.is_empty() || got.closed {
+            answer = Some(got);
+            break;
+        }
+    }
+    let got = answer.expect("the server answered before the request was complete");
+    assert_eq!(got.statuses(), [408]);
+    assert_eq!(server.stats().timed_out_reads.load(Ordering::Relaxed), 1);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_client_that_disconnects_cancels_its_request() {
+    let saw_cancel = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let (s, c) = (Arc::clone(&saw_cancel), Arc::clone(&started));
+    let service = service_fn(move |cx: &Context<'_>, _req| {
+        c.store(true, Ordering::SeqCst);
+        while !cx.is_cancelled() && !cx.is_expired() {
+            std::thread::yield_now();
+        }
+        s.store(cx.is_cancelled(), Ordering::SeqCst);
+        Response::new(Vec::new())
+    });
+    let config = ServerConfig {
+        workers: 1,
+        request_timeout: Duration::from_secs(10),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    {
+        let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        std::io::Write::write_all(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert!(eventually(Duration::from_secs(5), || started.load(Ordering::SeqCst)));
+    } // the client goes away
+    assert!(
+        eventually(Duration::from_secs(5), || saw_cancel.load(Ordering::SeqCst)),
+        "the endpoint saw its context cancelled"
+    );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_panicking_endpoint_gets_a_500_and_the_worker_survives() {
+    let service = service_fn(|_cx, req: Request<Vec<u8>>| {
+        assert!(req.uri().path() != "/panic", "endpoint bug");
+        Response::new(b"fine".to_vec())
+    });
+    let config = ServerConfig {
+        workers: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    for _ in 0..3 {
+        let got = exchange(
+            server.local_addr(),
+            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n",
+            QUIET,
+        );
+        assert_eq!(got.statuses(), [500, 200], "{}", got.text());
+    }
+    assert_eq!(server.stats().panics.load(Ordering::Relaxed), 3);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let gate = Arc::new(Barrier::new(2));
+    let g = Arc::clone(&gate);
+    let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
+        if req.uri().path() == "/block" {
+            g.wait();
+        }
+        Response::new(b"done".to_vec())
+    });
+    let config = ServerConfig {
+        workers: 1,
+        queue_capacity: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let addr = server.local_addr();
+    let busy = std::thread::spawn(move || {
+        exchange(
+            addr,
+            b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(5),
+        )
+    });
+    assert!(eventually(Duration::from_secs(5), || server
+        .stats()
+        .requests
+        .load(Ordering::Relaxed)
+        == 1));
+    // The worker is blocked; one request fits in the queue, the next does not.
+    let queued = std::thread::spawn(move || {
+        exchange(
+            addr,
+            b"GET /q HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(5),
+        )
+    });
+    assert!(eventually(Duration::from_secs(5), || server
+        .stats()
+        .requests
+        .load(Ordering::Relaxed)
+        == 2));
+    let refused = exchange(addr, b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n", QUIET);
+    assert_eq!(refused.statuses(), [503]);
+    assert!(refused.text().contains("retry-after: 1\r\n"));
+    gate.wait();
+    assert_eq!(busy.join().unwrap().statuses(), [200]);
+    assert_eq!(queued.join().unwrap().statuses(), [200]);
+    assert_eq!(server.stats().overloaded.load(Ordering::Relaxed), 1);
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn the_deadline_reaches_the_endpoint_and_a_client_may_only_tighten_it() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let service = service_fn(move |cx: &Context<'_>, _req| {
+        s.lock().unwrap().push(cx.remaining().unwrap());
+        Response::new(Vec::new())
+    });
+    let config = ServerConfig {
+        request_timeout: Duration::from_secs(2),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let addr = server.local_addr();
+    exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", QUIET);
+    exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 100\r\n\r\n",
+        QUIET,
+    );
+    exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 999999\r\n\r\n",
+        QUIET,
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen[0] > Duration::from_millis(1500) && seen[0] <= Duration::from_secs(2),
+        "{seen:?}"
+    );
+    assert!(seen[1] <= Duration::from_millis(100), "{seen:?}");
+    assert!(
+        seen[2] <= Duration::from_secs(2),
+        "the server never extends its limit: {seen:?}"
+    );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn graceful_shutdown_answers_every_request_in_flight() {
+    let release = Arc::new(Barrier::new(3));
+    let entered = Arc::new(AtomicUsize::new(0));
+    let (r, e) = (Arc::clone(&release), Arc::clone(&entered));
+    let service = service_fn(move |_cx, _req| {
+        e.fetch_add(1, Ordering::SeqCst);
+        r.wait();
+        Response::new(b"finished".to_vec())
+    });
+    let config = ServerConfig {
+        workers: 2,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let addr = server.local_addr();
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                exchange(
+                    addr,
+                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                    Duration::from_secs(5),
+                )
+            })
+        })
+        .collect();
+    assert!(eventually(Duration::from_secs(5), || entered
+        .load(Ordering::SeqCst)
+        == 2));
+    let stopper = std::thread::spawn(move || server.shutdown(Duration::from_secs(5)));
+    // New connections are refused once the listener is gone.
+    assert!(eventually(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(addr).is_err()
+    }));
+    release.wait();
+    for c in clients {
+        let got = c.join().unwrap();
+        assert_eq!(got.statuses(), [200], "{}", got.text());
+        assert!(got.text().contains("connection: close"));
+        assert!(got.closed);
+    }
+    stopper.join().unwrap();
+}
