@@ -10,8 +10,9 @@ pub struct ServerConfig {
     /// I/O want more, so raise it for them.
     pub workers: usize,
     /// Requests waiting for a worker before new ones get 503 with
-    /// `Retry-After`. Default 1024: a burst of that size rides out a hiccup;
-    /// anything more is a queue hiding an overload.
+    /// `Retry-After`. Default 256: a few milliseconds of work for a small
+    /// host, enough to ride out a burst; a longer queue only hides an
+    /// overload (and its slots are allocated up front).
     pub queue_capacity: usize,
     /// Largest request head (request line and headers). Default 16 KiB,
     /// twice the common 8 KiB of proxies. Beyond it: 431.
@@ -43,7 +44,7 @@ impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(8)),
-            queue_capacity: 1024,
+            queue_capacity: 256,
             max_head_bytes: 16 * 1024,
             max_headers: 100,
             max_body_bytes: 1024 * 1024,

@@ -118,6 +118,7 @@ pub(crate) struct EventLoop<S: Service> {
     jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
     date: DateCache,
+    scratch: Box<[u8]>,
     shutdown_deadline: Option<Instant>,
 }
 
@@ -142,6 +143,7 @@ impl<S: Service> EventLoop<S> {
             jobs,
             done,
             date: DateCache::new(),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             shutdown_deadline: None,
         }
     }
@@ -284,7 +286,9 @@ impl<S: Service> EventLoop<S> {
         self.drive(i);
     }
 
-    /// Reads what the socket has, up to the buffering limit.
+    /// Reads what the socket has, up to the buffering limit. Reads land in
+    /// the loop's one scratch buffer and only the bytes received are kept,
+    /// so an idle connection holds no read buffer worth the name.
     fn read(&mut self, i: usize) {
         let cap =
             self.shared.config.max_head_bytes + self.shared.config.max_body_bytes + READ_CHUNK;
@@ -296,11 +300,8 @@ impl<S: Service> EventLoop<S> {
                 c.read_paused = true;
                 return;
             }
-            let len = c.inbuf.len();
-            c.inbuf.resize(len + READ_CHUNK, 0);
-            match c.stream.read(&mut c.inbuf[len..]) {
+            match c.stream.read(&mut self.scratch) {
                 Ok(0) => {
-                    c.inbuf.truncate(len);
                     c.peer_closed = true;
                     if let Some(cancel) = &c.in_flight {
                         // The client is gone: whoever runs its request may stop.
@@ -309,23 +310,20 @@ impl<S: Service> EventLoop<S> {
                     return;
                 }
                 Ok(n) => {
-                    c.inbuf.truncate(len + n);
+                    c.inbuf.extend_from_slice(&self.scratch[..n]);
                     c.last_active = Instant::now();
                 }
-                Err(e) => {
-                    c.inbuf.truncate(len);
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return,
-                        io::ErrorKind::Interrupted => {}
-                        _ => {
-                            c.peer_closed = true;
-                            if let Some(cancel) = &c.in_flight {
-                                cancel.cancel();
-                            }
-                            return;
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    io::ErrorKind::Interrupted => {}
+                    _ => {
+                        c.peer_closed = true;
+                        if let Some(cancel) = &c.in_flight {
+                            cancel.cancel();
                         }
+                        return;
                     }
-                }
+                },
             }
         }
     }
