@@ -484,3 +484,53 @@ fn graceful_shutdown_answers_every_request_in_flight() {
     }
     stopper.join().unwrap();
 }
+
+#[test]
+fn connections_beyond_the_limit_are_refused_politely() {
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config)
+        .bind("127.0.0.1:0", router(Strings))
+        .unwrap();
+    let mut first = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    std::io::Write::write_all(&mut first, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_until_quiet(&mut first, QUIET).statuses(), [200]);
+    let second = exchange(
+        server.local_addr(),
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+        QUIET,
+    );
+    assert_eq!(second.statuses(), [503]);
+    assert!(second.closed);
+    drop(first);
+    assert!(eventually(Duration::from_secs(5), || {
+        exchange(
+            server.local_addr(),
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            QUIET,
+        )
+        .statuses()
+            == [200]
+    }));
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed() {
+    let config = ServerConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config)
+        .bind("127.0.0.1:0", router(Strings))
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    std::io::Write::write_all(&mut stream, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    // Read the answer, then keep listening: the server ends the idle connection.
+    let got = read_until_quiet(&mut stream, Duration::from_secs(5));
+    assert_eq!(got.statuses(), [200]);
+    assert!(got.closed, "closed by the server after its idle timeout");
+    server.shutdown(Duration::from_secs(1));
+}

@@ -193,3 +193,116 @@ impl<E, D, N> std::fmt::Debug for Handler<E, D, N> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use ::http::HeaderValue;
+    use synkit_core::endpoint::endpoint_fn;
+
+    use super::*;
+    use crate::http::server::{decode_json, encode_json};
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Tenant(String);
+
+    #[derive(serde::Deserialize)]
+    struct Echo {
+        s: String,
+    }
+
+    fn handler(log: &Arc<Mutex<Vec<String>>>) -> impl Service {
+        let (l1, l2, l3) = (Arc::clone(log), Arc::clone(log), Arc::clone(log));
+        let endpoint = endpoint_fn(|cx: &Context<'_>, req: Echo| {
+            let tenant = request(cx)
+                .and_then(|r| r.extensions().get::<Tenant>())
+                .map_or("none".to_owned(), |t| t.0.clone());
+            if req.s == "fail" {
+                Err(synkit_core::Error::RateLimited)
+            } else {
+                Ok(format!("{tenant}:{}", req.s))
+            }
+        });
+        Handler::new(endpoint, decode_json::<Echo>, encode_json)
+            .before(|_cx, req| {
+                let tenant = req
+                    .headers()
+                    .get("x-tenant")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("anon");
+                let tenant = Tenant(tenant.to_owned());
+                req.extensions_mut().insert(tenant);
+            })
+            .after(|_cx, resp| {
+                resp.headers_mut()
+                    .insert("x-after", HeaderValue::from_static("yes"));
+            })
+            .error_handler(move |_cx, err| l1.lock().unwrap().push(format!("error: {err}")))
+            .finalizer(move |_cx, status, size| {
+                l2.lock().unwrap().push(format!("final: {status} {size}"));
+            })
+            .finalizer(move |_cx, _status, _size| {
+                l3.lock().unwrap().push("second finalizer".into());
+            })
+    }
+
+    fn call(service: &impl Service, tenant: Option<&str>, body: &str) -> Response<Vec<u8>> {
+        let mut req = Request::new(body.as_bytes().to_vec());
+        if let Some(t) = tenant {
+            req.headers_mut()
+                .insert("x-tenant", HeaderValue::from_str(t).unwrap());
+        }
+        service.serve(&Context::background(), req)
+    }
+
+    #[test]
+    fn hooks_run_in_go_kits_order_around_a_success() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let h = handler(&log);
+        let resp = call(&h, Some("acme"), r#"{"s":"hi"}"#);
+        assert_eq!(
+            resp.body(),
+            b"\"acme:hi\"\n",
+            "the before hook's value reached the endpoint"
+        );
+        assert_eq!(resp.headers()["x-after"], "yes");
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["final: 200 OK 10", "second finalizer"]
+        );
+    }
+
+    #[test]
+    fn errors_go_to_the_handler_and_the_encoder_and_skip_after_hooks() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let h = handler(&log);
+        let resp = call(&h, None, r#"{"s":"fail"}"#);
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        assert!(resp.headers().get("x-after").is_none());
+        let log = log.lock().unwrap();
+        assert!(log[0].starts_with("error: rate limit exceeded"), "{log:?}");
+        assert!(log[1].starts_with("final: 429"), "{log:?}");
+    }
+
+    #[test]
+    fn a_custom_error_encoder_replaces_the_default() {
+        let endpoint =
+            endpoint_fn(|_: &Context<'_>, (): ()| Err::<(), _>(synkit_core::Error::Unavailable));
+        let h = Handler::new(
+            endpoint,
+            |_: &Context<'_>, _: &Request<Vec<u8>>| Ok(()),
+            |_: &Context<'_>, ()| Ok(Response::new(Vec::new())),
+        )
+        .error_encoder(|_cx, err| {
+            let mut resp =
+                Response::new(format!("custom: {}", err.status_code().as_u16()).into_bytes());
+            *resp.status_mut() = StatusCode::IM_A_TEAPOT;
+            resp
+        });
+        let resp = h.serve(&Context::background(), Request::new(Vec::new()));
+        assert_eq!(resp.status(), StatusCode::IM_A_TEAPOT);
+        assert_eq!(resp.body(), b"custom: 503");
+    }
+}
