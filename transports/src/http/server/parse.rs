@@ -476,4 +476,49 @@ mod tests {
         assert_eq!(bad(b"800\r\n").unwrap_err(), ParseError::BodyTooLarge);
         assert_eq!(bad(b"4\r\nWiki\r\n").unwrap(), None);
     }
+
+    mod arbitrary_bytes {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn request_like() -> impl Strategy<Value = Vec<u8>> {
+            // Fragments of real requests, shuffled and glued: far more
+            // likely to reach deep parser states than uniform bytes.
+            let pieces = prop_oneof![
+                Just(b"GET / HTTP/1.1\r\n".to_vec()),
+                Just(b"POST /count HTTP/1.0\r\n".to_vec()),
+                Just(b"Host: x\r\n".to_vec()),
+                Just(b"Content-Length: 5\r\n".to_vec()),
+                Just(b"Content-Length: 99999999999999999999\r\n".to_vec()),
+                Just(b"Transfer-Encoding: chunked\r\n".to_vec()),
+                Just(b"Expect: 100-continue\r\n".to_vec()),
+                Just(b"Connection: close\r\n".to_vec()),
+                Just(b" folded\r\n".to_vec()),
+                Just(b"\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..16),
+            ];
+            proptest::collection::vec(pieces, 0..12).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn the_head_parser_never_panics(bytes in request_like()) {
+                let _ = parse_head(&bytes, &ServerConfig::default());
+            }
+
+            #[test]
+            fn the_chunked_decoder_never_panics_and_never_overreads(bytes in proptest::collection::vec(any::<u8>(), 0..256), cut in 0usize..256) {
+                let mut d = ChunkedDecoder::default();
+                let cut = cut.min(bytes.len());
+                if let Ok(Some((_, used))) = d.feed(&bytes[..cut], 64) {
+                    prop_assert!(used <= cut);
+                } else if let Ok(Some((_, used))) = d.feed(&bytes, 64) {
+                    prop_assert!(used <= bytes.len());
+                }
+            }
+        }
+    }
 }
