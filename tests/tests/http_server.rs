@@ -534,3 +534,63 @@ fn idle_keep_alive_connections_are_closed() {
     assert!(got.closed, "closed by the server after its idle timeout");
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn a_request_whose_deadline_passes_in_the_queue_gets_504_without_running() {
+    let gate = Arc::new(Barrier::new(2));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (g, r) = (Arc::clone(&gate), Arc::clone(&ran));
+    let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
+        if req.uri().path() == "/block" {
+            g.wait();
+        } else {
+            r.fetch_add(1, Ordering::SeqCst);
+        }
+        Response::new(Vec::new())
+    });
+    let config = ServerConfig {
+        workers: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let addr = server.local_addr();
+    let busy = std::thread::spawn(move || {
+        exchange(
+            addr,
+            b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(5),
+        )
+    });
+    assert!(eventually(Duration::from_secs(5), || server
+        .stats()
+        .requests
+        .load(Ordering::Relaxed)
+        == 1));
+    let hurried = std::thread::spawn(move || {
+        exchange(
+            addr,
+            b"GET /quick HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 1\r\n\r\n",
+            Duration::from_secs(5),
+        )
+    });
+    assert!(eventually(Duration::from_secs(5), || server
+        .stats()
+        .requests
+        .load(Ordering::Relaxed)
+        == 2));
+    // Hold the worker until the queued request's millisecond is surely gone.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(20) {
+        std::thread::yield_now();
+    }
+    gate.wait();
+    assert_eq!(busy.join().unwrap().statuses(), [200]);
+    assert_eq!(hurried.join().unwrap().statuses(), [504]);
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "the expired request never reached the service"
+    );
+    assert_eq!(server.stats().expired_in_queue.load(Ordering::Relaxed), 1);
+    server.shutdown(Duration::from_secs(1));
+}
