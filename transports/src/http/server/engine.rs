@@ -89,8 +89,10 @@ pub(crate) fn serve_guarded<S: Service + ?Sized>(
     cx: &Context<'_>,
     req: Request<Vec<u8>>,
 ) -> Response<Vec<u8>> {
+    // Kept for the log line should the service panic; both clones are
+    // cheap (a standard method is a tag, a Uri's bytes are shared).
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     match catch_unwind(AssertUnwindSafe(|| service.serve(cx, req))) {
         Ok(resp) => resp,
         Err(panic) => {
@@ -100,7 +102,7 @@ pub(crate) fn serve_guarded<S: Service + ?Sized>(
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-string payload".to_owned());
-            log::error!(method:% = method, path = path.as_str(); "endpoint panicked: {what}");
+            log::error!(method:% = method, path = uri.path(); "endpoint panicked: {what}");
             error_response(500, "internal server error")
         }
     }
