@@ -20,6 +20,7 @@ use synkit_core::endpoint::{Chain, Endpoint, Middleware, endpoint_fn};
 use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
 use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
 use synkit_core::time::{Duration, Instant, ManualClock};
+use synkit_core::timeout::Timeout;
 use synkit_core::{CancelToken, Context, Error};
 
 /// A failed check: which one, in words.
@@ -56,38 +57,6 @@ impl<Req, E: Endpoint<Req>> Endpoint<Req> for CountingEndpoint<'_, E> {
     }
 }
 
-/// Gives the inner endpoint a deadline and refuses calls already out of time.
-struct Timeout(Duration);
-
-struct TimeoutEndpoint<E> {
-    inner: E,
-    limit: Duration,
-}
-
-impl<E> Middleware<E> for Timeout {
-    type Endpoint = TimeoutEndpoint<E>;
-    fn wrap(&self, inner: E) -> Self::Endpoint {
-        TimeoutEndpoint {
-            inner,
-            limit: self.0,
-        }
-    }
-}
-
-impl<Req, E> Endpoint<Req> for TimeoutEndpoint<E>
-where
-    E: Endpoint<Req>,
-    E::Error: From<Error>,
-{
-    type Response = E::Response;
-    type Error = E::Error;
-    fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
-        let cx = cx.with_timeout(self.limit);
-        cx.check()?;
-        self.inner.call(&cx, req)
-    }
-}
-
 struct Tenant(u32);
 
 /// Runs every check; the first failure is returned.
@@ -97,13 +66,14 @@ pub fn run() -> Result<(), Failure> {
     let calls = AtomicU32::new(0);
 
     let add = endpoint_fn(|cx: &Context<'_>, (a, b): (u32, u32)| {
+        cx.check()?;
         let tenant = cx.value::<Tenant>().map_or(0, |t| t.0);
         a.checked_add(b)
             .and_then(|s| s.checked_add(tenant))
             .ok_or(Error::Unavailable)
     });
     let ep = Chain::new(Counting(&calls))
-        .then(Timeout(Duration::from_millis(10)))
+        .then(Timeout::new(Duration::from_millis(10)))
         .wrap(&add);
 
     let root = Context::new(&clock);
@@ -139,7 +109,7 @@ pub fn run() -> Result<(), Failure> {
     )?;
 
     let method_form = add
-        .with(Timeout(Duration::from_secs(1)))
+        .with(Timeout::new(Duration::from_secs(1)))
         .with(Counting(&calls));
     ensure(
         method_form.call(&scoped, (1, 2)) == Ok(103),

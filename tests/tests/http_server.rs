@@ -350,56 +350,72 @@ fn a_panicking_endpoint_gets_a_500_and_the_worker_survives() {
     server.shutdown(Duration::from_secs(1));
 }
 
-#[test]
-fn a_full_queue_answers_503_with_retry_after() {
+/// A server with one worker that blocks on `/block` until `gate` is passed;
+/// `ran` counts the requests for other paths that reached the service.
+struct BlockedWorker {
+    server: ServerHandle,
+    gate: Arc<Barrier>,
+    ran: Arc<AtomicUsize>,
+}
+
+fn blocked_worker(queue_capacity: usize) -> BlockedWorker {
     let gate = Arc::new(Barrier::new(2));
-    let g = Arc::clone(&gate);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (g, r) = (Arc::clone(&gate), Arc::clone(&ran));
     let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
         if req.uri().path() == "/block" {
             g.wait();
+        } else {
+            r.fetch_add(1, Ordering::SeqCst);
         }
         Response::new(b"done".to_vec())
     });
     let config = ServerConfig {
         workers: 1,
-        queue_capacity: 1,
+        queue_capacity,
         ..ServerConfig::default()
     };
     let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
-    let addr = server.local_addr();
-    let busy = std::thread::spawn(move || {
-        exchange(
-            addr,
-            b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n",
-            Duration::from_secs(5),
-        )
-    });
-    assert!(eventually(Duration::from_secs(5), || server
-        .stats()
-        .requests
-        .load(Ordering::Relaxed)
-        == 1));
+    BlockedWorker { server, gate, ran }
+}
+
+/// Sends `request` from another thread and returns its exchange there.
+fn in_background(
+    addr: std::net::SocketAddr,
+    request: &'static [u8],
+) -> std::thread::JoinHandle<synkit_tests::wire::Exchange> {
+    std::thread::spawn(move || exchange(addr, request, Duration::from_secs(5)))
+}
+
+/// Waits until the server has read `n` requests.
+fn wait_for_requests(server: &ServerHandle, n: u64) {
+    assert!(
+        eventually(Duration::from_secs(5), || server
+            .stats()
+            .requests
+            .load(Ordering::Relaxed)
+            == n),
+        "the server did not read {n} requests"
+    );
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let w = blocked_worker(1);
+    let addr = w.server.local_addr();
+    let busy = in_background(addr, b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for_requests(&w.server, 1);
     // The worker is blocked; one request fits in the queue, the next does not.
-    let queued = std::thread::spawn(move || {
-        exchange(
-            addr,
-            b"GET /q HTTP/1.1\r\nHost: x\r\n\r\n",
-            Duration::from_secs(5),
-        )
-    });
-    assert!(eventually(Duration::from_secs(5), || server
-        .stats()
-        .requests
-        .load(Ordering::Relaxed)
-        == 2));
+    let queued = in_background(addr, b"GET /q HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for_requests(&w.server, 2);
     let refused = exchange(addr, b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n", QUIET);
     assert_eq!(refused.statuses(), [503]);
     assert!(refused.text().contains("retry-after: 1\r\n"));
-    gate.wait();
+    w.gate.wait();
     assert_eq!(busy.join().unwrap().statuses(), [200]);
     assert_eq!(queued.join().unwrap().statuses(), [200]);
-    assert_eq!(server.stats().overloaded.load(Ordering::Relaxed), 1);
-    server.shutdown(Duration::from_secs(1));
+    assert_eq!(w.server.stats().overloaded.load(Ordering::Relaxed), 1);
+    w.server.shutdown(Duration::from_secs(1));
 }
 
 #[test]
@@ -537,60 +553,28 @@ fn idle_keep_alive_connections_are_closed() {
 
 #[test]
 fn a_request_whose_deadline_passes_in_the_queue_gets_504_without_running() {
-    let gate = Arc::new(Barrier::new(2));
-    let ran = Arc::new(AtomicUsize::new(0));
-    let (g, r) = (Arc::clone(&gate), Arc::clone(&ran));
-    let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
-        if req.uri().path() == "/block" {
-            g.wait();
-        } else {
-            r.fetch_add(1, Ordering::SeqCst);
-        }
-        Response::new(Vec::new())
-    });
-    let config = ServerConfig {
-        workers: 1,
-        ..ServerConfig::default()
-    };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
-    let addr = server.local_addr();
-    let busy = std::thread::spawn(move || {
-        exchange(
-            addr,
-            b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n",
-            Duration::from_secs(5),
-        )
-    });
-    assert!(eventually(Duration::from_secs(5), || server
-        .stats()
-        .requests
-        .load(Ordering::Relaxed)
-        == 1));
-    let hurried = std::thread::spawn(move || {
-        exchange(
-            addr,
-            b"GET /quick HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 1\r\n\r\n",
-            Duration::from_secs(5),
-        )
-    });
-    assert!(eventually(Duration::from_secs(5), || server
-        .stats()
-        .requests
-        .load(Ordering::Relaxed)
-        == 2));
+    let w = blocked_worker(8);
+    let addr = w.server.local_addr();
+    let busy = in_background(addr, b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_for_requests(&w.server, 1);
+    let hurried = in_background(
+        addr,
+        b"GET /quick HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 1\r\n\r\n",
+    );
+    wait_for_requests(&w.server, 2);
     // Hold the worker until the queued request's millisecond is surely gone.
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_millis(20) {
         std::thread::yield_now();
     }
-    gate.wait();
+    w.gate.wait();
     assert_eq!(busy.join().unwrap().statuses(), [200]);
     assert_eq!(hurried.join().unwrap().statuses(), [504]);
     assert_eq!(
-        ran.load(Ordering::SeqCst),
+        w.ran.load(Ordering::SeqCst),
         0,
         "the expired request never reached the service"
     );
-    assert_eq!(server.stats().expired_in_queue.load(Ordering::Relaxed), 1);
-    server.shutdown(Duration::from_secs(1));
+    assert_eq!(w.server.stats().expired_in_queue.load(Ordering::Relaxed), 1);
+    w.server.shutdown(Duration::from_secs(1));
 }
