@@ -6,8 +6,10 @@
 //!
 //! - `http-server` (default): [`http::server`], an HTTP/1.1 server on a mio
 //!   event loop and a worker pool, with Go kit's `Server` semantics.
+//! - `http-client` (default): [`http::client`], an HTTP client endpoint over
+//!   ureq, with Go kit's `Client` semantics.
 
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "http-server")]
+#[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;

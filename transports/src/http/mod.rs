@@ -1,9 +1,13 @@
-//! HTTP/1.1: a server (feature `http-server`) and, later, a client.
+//! HTTP/1.1: a server (feature `http-server`) and a client (feature
+//! `http-client`).
 //!
 //! The API edge uses the `http` crate's types — [`Method`], [`StatusCode`],
 //! [`HeaderMap`], [`Request`], [`Response`] — re-exported here, so users of
 //! hyper, axum or ureq meet what they know.
 
+#[cfg(feature = "http-client")]
+pub mod client;
+#[cfg(feature = "http-server")]
 pub mod server;
 
 pub use ::http::{

@@ -182,7 +182,13 @@ impl<S: Service> EventLoop<S> {
                 break;
             }
         }
-        // Dropping the job sender lets the workers finish the queue and exit.
+        // Past the grace period: whatever still runs is told to stop, and
+        // dropping the job sender lets the workers drain the queue and exit.
+        for c in self.conns.iter().flatten() {
+            if let Some(cancel) = &c.in_flight {
+                cancel.cancel();
+            }
+        }
         self.jobs = None;
     }
 

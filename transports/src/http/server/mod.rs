@@ -183,7 +183,9 @@ impl ServerHandle {
 
     /// Stops gracefully: stops accepting at once, lets requests already
     /// read finish and be answered for up to `grace`, closes idle
-    /// connections, then closes the rest and joins every thread.
+    /// connections, then closes the rest, cancels the contexts of requests
+    /// still running, and joins every thread — so it returns once those
+    /// requests' endpoints notice the cancellation and return.
     pub fn shutdown(self, grace: Duration) {
         let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
         self.shared.grace_nanos.store(nanos, Ordering::Release);
