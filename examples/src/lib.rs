@@ -4,10 +4,13 @@
 //! - [`stringsvc`]: Go kit's string service — `uppercase` and `count` — as a
 //!   service trait, its implementation, its endpoints and a logging
 //!   middleware.
+//! - [`addsvc`]: Go kit's add service — `sum` and `concat` — in its HTTP
+//!   wire format.
 //! - [`cli`]: the `--addr` and `--workers` flags every server takes.
 //! - [`logger`]: a small `log` backend that prints records, with their
 //!   key-value fields, to stderr.
 
+pub mod addsvc;
 pub mod cli;
 pub mod logger;
 pub mod stringsvc;

@@ -1,0 +1,90 @@
+// Command kitstringsvc is Go kit's stringsvc1, served by Go kit itself: the
+// reference peer synkit's stringsvc must agree with byte for byte.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"log"
+	"net/http"
+	"strings"
+
+	"github.com/go-kit/kit/endpoint"
+	httptransport "github.com/go-kit/kit/transport/http"
+)
+
+var errEmpty = errors.New("empty string")
+
+type uppercaseRequest struct {
+	S string `json:"s"`
+}
+
+type uppercaseResponse struct {
+	V   string `json:"v"`
+	Err string `json:"err,omitempty"`
+}
+
+type countRequest struct {
+	S string `json:"s"`
+}
+
+type countResponse struct {
+	V int `json:"v"`
+}
+
+func uppercase(s string) (string, error) {
+	if s == "" {
+		return "", errEmpty
+	}
+	return strings.ToUpper(s), nil
+}
+
+func makeUppercaseEndpoint() endpoint.Endpoint {
+	return func(_ context.Context, request interface{}) (interface{}, error) {
+		req := request.(uppercaseRequest)
+		v, err := uppercase(req.S)
+		if err != nil {
+			return uppercaseResponse{v, err.Error()}, nil
+		}
+		return uppercaseResponse{v, ""}, nil
+	}
+}
+
+func makeCountEndpoint() endpoint.Endpoint {
+	return func(_ context.Context, request interface{}) (interface{}, error) {
+		req := request.(countRequest)
+		return countResponse{len([]rune(req.S))}, nil
+	}
+}
+
+func decodeUppercaseRequest(_ context.Context, r *http.Request) (interface{}, error) {
+	var request uppercaseRequest
+	if err := json.NewDecoder(r.Body).Decode(&request); err != nil {
+		return nil, err
+	}
+	return request, nil
+}
+
+func decodeCountRequest(_ context.Context, r *http.Request) (interface{}, error) {
+	var request countRequest
+	if err := json.NewDecoder(r.Body).Decode(&request); err != nil {
+		return nil, err
+	}
+	return request, nil
+}
+
+// As stringsvc1 writes it: no Content-Type, so net/http sniffs one.
+func encodeResponse(_ context.Context, w http.ResponseWriter, response interface{}) error {
+	return json.NewEncoder(w).Encode(response)
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
+	flag.Parse()
+	http.Handle("/uppercase", httptransport.NewServer(makeUppercaseEndpoint(), decodeUppercaseRequest, encodeResponse))
+	http.Handle("/count", httptransport.NewServer(makeCountEndpoint(), decodeCountRequest, encodeResponse))
+	log.Printf("kitstringsvc listening on %s", *listen)
+	log.Fatal(http.ListenAndServe(*listen, nil))
+}
