@@ -6,7 +6,8 @@
 //! thread, every allocation and reallocation, so tests running in parallel on
 //! the test harness's threads do not see each other's allocations.
 //!
-//! [`wire`] talks to servers over raw sockets for the HTTP tests.
+//! [`wire`] talks to servers over raw sockets for the HTTP tests; [`gokit`]
+//! builds and runs the Go kit peers.
 //!
 //! ```
 //! use synkit_tests::{allocations_during, assert_no_alloc};
@@ -16,6 +17,7 @@
 //! ```
 
 mod alloc_counter;
+pub mod gokit;
 pub mod wire;
 
 pub use alloc_counter::{CountingAllocator, allocations_during, assert_no_alloc};

@@ -1,0 +1,160 @@
+//! Go kit peers: our Go programs under `tests/go`, built against Debian's
+//! Go kit in GOPATH mode, and run as child processes on loopback.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::wire::eventually;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds the Go program `tests/go/src/<name>` once per test process and
+/// returns the binary's path.
+///
+/// # Panics
+///
+/// If Go or Go kit is missing — with the packages to install — or the
+/// program does not build.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
+        return path.clone();
+    }
+    let go_ok = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let kit = Path::new("/usr/share/gocode/src/github.com/go-kit/kit/transport/http");
+    assert!(
+        go_ok && kit.is_dir(),
+        "the Go kit interop tests need Go and Go kit: apt-get install golang-go \
+         golang-github-go-kit-kit-dev golang-github-go-kit-log-dev (tests/run installs them)"
+    );
+    let root = workspace();
+    let out_dir = root.join("target").join("go-peers");
+    std::fs::create_dir_all(&out_dir).expect("create target/go-peers");
+    let out = out_dir.join(name);
+    let gopath = format!(
+        "{}:/usr/share/gocode",
+        root.join("tests").join("go").display()
+    );
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(format!("./src/{name}"))
+        .current_dir(root.join("tests").join("go"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("GOCACHE", out_dir.join("cache"))
+        .env("GOFLAGS", "")
+        .output()
+        .expect("run go build");
+    assert!(
+        build.status.success(),
+        "building the Go peer {name} failed:\n{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    built
+        .get_or_insert_with(HashMap::new)
+        .insert(name.to_owned(), out.clone());
+    out
+}
+
+/// A free loopback port (bound and released: good enough for tests).
+///
+/// # Panics
+///
+/// If no port can be bound.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+}
+
+/// A Go peer server, killed when dropped.
+#[derive(Debug)]
+pub struct GoServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl GoServer {
+    /// Starts `tests/go/src/<name>` listening on a free port and waits until
+    /// it accepts connections.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be built or started, or does not listen within 10 s.
+    pub fn start(name: &str) -> GoServer {
+        let addr = free_addr();
+        let child = Command::new(binary(name))
+            .args(["-listen", &addr.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the Go peer");
+        let server = GoServer { child, addr };
+        assert!(
+            eventually(Duration::from_secs(10), || TcpStream::connect(addr).is_ok()),
+            "the Go peer {name} did not listen on {addr}"
+        );
+        server
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Kills it now (as a crashed instance would vanish).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Its process id, for resource figures.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for GoServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs Go kit's HTTP client (`kitcli`) once and returns what it printed.
+///
+/// # Panics
+///
+/// If the client cannot be built or run.
+pub fn kitcli(base: SocketAddr, method: &str, body: &str) -> serde_json::Value {
+    let out = Command::new(binary("kitcli"))
+        .args([
+            "-url",
+            &format!("http://{base}"),
+            "-method",
+            method,
+            "-body",
+            body,
+        ])
+        .output()
+        .expect("run kitcli");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kitcli printed no JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
