@@ -47,7 +47,7 @@ pub fn binary(name: &str) -> PathBuf {
         "{}:/usr/share/gocode",
         root.join("tests").join("go").display()
     );
-    let build = Command::new("go")
+    let compile = Command::new("go")
         .args(["build", "-o"])
         .arg(&out)
         .arg(format!("./src/{name}"))
@@ -59,9 +59,9 @@ pub fn binary(name: &str) -> PathBuf {
         .output()
         .expect("run go build");
     assert!(
-        build.status.success(),
+        compile.status.success(),
         "building the Go peer {name} failed:\n{}",
-        String::from_utf8_lossy(&build.stderr)
+        String::from_utf8_lossy(&compile.stderr)
     );
     built
         .get_or_insert_with(HashMap::new)
