@@ -1,6 +1,7 @@
 //! The flags every example server takes: `--addr HOST:PORT` (default
 //! `127.0.0.1:8080`) and `--workers N` (default: the server's; 0 runs
-//! endpoints inline on the event loop).
+//! endpoints inline on the event loop); stringsvc3 also takes
+//! `--proxy HOST:PORT,...`.
 
 use synkit_transports::http::server::ServerConfig;
 
@@ -11,6 +12,8 @@ pub struct Args {
     pub addr: String,
     /// The server configuration, with `--workers` applied.
     pub config: ServerConfig,
+    /// `--proxy host:port,host:port`: instances to proxy to (stringsvc3).
+    pub proxy: Option<String>,
 }
 
 /// Parses the process's arguments; prints usage and exits on a bad one.
@@ -18,11 +21,13 @@ pub fn parse() -> Args {
     let mut args = Args {
         addr: "127.0.0.1:8080".into(),
         config: ServerConfig::default(),
+        proxy: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match (flag.as_str(), it.next()) {
             ("--addr", Some(v)) => args.addr = v,
+            ("--proxy", Some(v)) => args.proxy = Some(v),
             ("--workers", Some(v)) => match v.parse() {
                 Ok(n) => args.config.workers = n,
                 Err(_) => usage(&format!("--workers takes a number, not {v:?}")),
@@ -34,6 +39,6 @@ pub fn parse() -> Args {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("{problem}\nusage: [--addr HOST:PORT] [--workers N]");
+    eprintln!("{problem}\nusage: [--addr HOST:PORT] [--workers N] [--proxy HOST:PORT,...]");
     std::process::exit(2);
 }

@@ -8,7 +8,7 @@ use synkit_core::{Context, Endpoint};
 use super::{StringError, StringService};
 
 /// Input of `uppercase`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UppercaseRequest {
     /// The string to upper-case.
     pub s: String,

@@ -22,6 +22,7 @@
 
 pub mod endpoints;
 pub mod logging;
+pub mod proxy;
 pub mod transport;
 
 use std::fmt;
@@ -50,6 +51,16 @@ impl StringService for Strings {
 
     fn count(&self, s: &str) -> usize {
         s.chars().count()
+    }
+}
+
+impl<S: StringService + ?Sized> StringService for std::sync::Arc<S> {
+    fn uppercase(&self, s: &str) -> Result<String, StringError> {
+        (**self).uppercase(s)
+    }
+
+    fn count(&self, s: &str) -> usize {
+        (**self).count(s)
     }
 }
 

@@ -9,7 +9,7 @@
 //! Malformed JSON is a 400 with a JSON error body; synkit's own error kinds
 //! answer with their statuses (429, 503, 504).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use synkit_core::endpoint::endpoint_fn;
 use synkit_core::{Context, Endpoint};
 use synkit_transports::http::server::{
@@ -22,12 +22,12 @@ use super::logging::Logging;
 use super::{StringError, StringService};
 
 /// `uppercase` on the wire: the service's error, if any, in `err`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UppercaseReply {
     /// The upper-cased string, empty on error.
     pub v: String,
     /// The service's error text, left out when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub err: Option<String>,
 }
 
