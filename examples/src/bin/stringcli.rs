@@ -16,9 +16,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use synkit_core::{Context, Endpoint};
 use synkit_transports::http::Method;
-use synkit_transports::http::client::{Client, ClientError, decode_json_response, encode_json_request};
+use synkit_transports::http::client::{
+    Client, ClientError, decode_json_response, encode_json_request,
+};
 
-fn call<Req: Serialize, Resp: DeserializeOwned>(cx: &Context<'_>, base: &str, method: &str, req: Req) -> Result<Resp, ClientError> {
+fn call<Req: Serialize, Resp: DeserializeOwned>(
+    cx: &Context<'_>,
+    base: &str,
+    method: &str,
+    req: Req,
+) -> Result<Resp, ClientError> {
     let url = format!("{}/{method}", base.trim_end_matches('/'))
         .parse()
         .map_err(|e| ClientError::Codec(format!("bad URL {base:?}: {e}")))?;
@@ -47,7 +54,10 @@ fn main() {
         match arg.as_str() {
             "--url" => url = args.next().unwrap_or_else(|| usage()),
             "--timeout-ms" => {
-                let ms = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage());
+                let ms = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage());
                 timeout = Duration::from_millis(ms);
             }
             _ => rest.push(arg),
