@@ -3,7 +3,7 @@
 //! endpoints inline on the event loop); stringsvc3 also takes
 //! `--proxy HOST:PORT,...`.
 
-use synkit_transports::http::server::ServerConfig;
+use synkit_transports::http::server::{Server, ServerConfig, Service};
 
 /// Parsed command-line flags.
 #[derive(Clone, Debug)]
@@ -41,4 +41,20 @@ pub fn parse() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!("{problem}\nusage: [--addr HOST:PORT] [--workers N] [--proxy HOST:PORT,...]");
     std::process::exit(2);
+}
+
+/// Serves `service` on `args.addr` until the process ends, announcing
+/// `name` and the address on stdout; exits with a message if it cannot
+/// listen.
+pub fn serve(name: &str, args: Args, service: impl Service) -> ! {
+    let server = match Server::new(args.config).bind(args.addr.as_str(), service) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("{name} cannot listen on {}: {e}", args.addr);
+            std::process::exit(1);
+        }
+    };
+    println!("{name} listening on http://{}", server.local_addr());
+    server.wait();
+    std::process::exit(0);
 }

@@ -9,17 +9,7 @@
 use synkit_examples::addsvc::Adder;
 use synkit_examples::addsvc::transport::router;
 use synkit_examples::cli;
-use synkit_transports::http::server::Server;
 
 fn main() {
-    let args = cli::parse();
-    let server = match Server::new(args.config).bind(args.addr.as_str(), router(Adder)) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("cannot listen on {}: {e}", args.addr);
-            std::process::exit(1);
-        }
-    };
-    println!("addsvc listening on http://{}", server.local_addr());
-    server.wait();
+    cli::serve("addsvc", cli::parse(), router(Adder));
 }

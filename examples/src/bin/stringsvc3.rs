@@ -15,7 +15,7 @@ use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::proxy::ProxyingService;
 use synkit_examples::stringsvc::transport::router;
 use synkit_examples::{cli, logger};
-use synkit_transports::http::server::{Router, Server};
+use synkit_transports::http::server::Router;
 
 fn main() {
     let args = cli::parse();
@@ -33,13 +33,5 @@ fn main() {
             }
         },
     };
-    let server = match Server::new(args.config).bind(args.addr.as_str(), routes) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("cannot listen on {}: {e}", args.addr);
-            std::process::exit(1);
-        }
-    };
-    println!("stringsvc3 listening on http://{}", server.local_addr());
-    server.wait();
+    cli::serve("stringsvc3", args, routes);
 }
