@@ -15,7 +15,7 @@ use synkit_core::breaker::{
 use synkit_core::cache::{CacheMiddleware, Lru, SharedLru};
 use synkit_core::endpoint::{Chain, Endpoint, endpoint_fn};
 use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
-use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
+use synkit_core::ratelimit::{ErroringLimiter, KeyedTokenBucket, Rate, TokenBucket};
 use synkit_core::time::{Clock, Duration, SystemClock, TscClock};
 use synkit_core::timeout::Timeout;
 use synkit_core::{Context, Error};
@@ -144,6 +144,29 @@ fn token_bucket(c: &mut Criterion) {
         b.iter(|| ours_sys.try_acquire());
     });
     g.bench_function("governor_check", |b| b.iter(|| theirs.check().is_ok()));
+    let keyed = KeyedTokenBucket::new(
+        Rate::every(Duration::from_nanos(1)),
+        1_000_000,
+        4096,
+        TscClock,
+    );
+    let keyed_theirs = governor::RateLimiter::keyed(
+        governor::Quota::per_second(NonZeroU32::MAX)
+            .allow_burst(NonZeroU32::new(1_000_000).unwrap()),
+    );
+    let mut k = 0u64;
+    g.bench_function("synkit_keyed_try_acquire", |b| {
+        b.iter(|| {
+            k = (k + 1) & 1023;
+            keyed.try_acquire(&k)
+        });
+    });
+    g.bench_function("governor_keyed_check", |b| {
+        b.iter(|| {
+            k = (k + 1) & 1023;
+            keyed_theirs.check_key(&k).is_ok()
+        });
+    });
     g.bench_function("synkit_try_acquire_2_threads", |b| {
         contended(b, || {
             black_box(ours.try_acquire());

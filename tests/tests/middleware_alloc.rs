@@ -8,7 +8,9 @@ use synkit_core::breaker::{
 use synkit_core::cache::{CacheMiddleware, SharedLru};
 use synkit_core::endpoint::{Chain, Endpoint, endpoint_fn};
 use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
-use synkit_core::ratelimit::{DelayingLimiter, ErroringLimiter, Rate, TokenBucket};
+use synkit_core::ratelimit::{
+    DelayingLimiter, ErroringLimiter, KeyedLimiter, KeyedTokenBucket, Rate, TokenBucket,
+};
 use synkit_core::time::{Duration, ManualClock, ManualSleep, SystemClock};
 use synkit_core::timeout::Timeout;
 use synkit_core::{Context, Error};
@@ -36,6 +38,21 @@ fn erroring_limiter_admitting_and_refusing() {
             assert_eq!(ep.call(&cx, 4), Ok(2));
         }
         assert_eq!(ep.call(&cx, 4), Err(Error::RateLimited));
+    });
+}
+
+#[test]
+fn keyed_limiter_admitting_refusing_and_evicting() {
+    let clock = ManualClock::new();
+    let buckets = KeyedTokenBucket::new(Rate::per_second(1), 1, 4, &clock);
+    let ep = evens_only().with(KeyedLimiter::new(&buckets, |n: &u64| *n % 100));
+    let cx = Context::new(&clock);
+    assert_no_alloc(|| {
+        assert_eq!(ep.call(&cx, 2), Ok(1));
+        assert_eq!(ep.call(&cx, 2), Err(Error::RateLimited));
+        for n in 0..50 {
+            let _ = ep.call(&cx, n * 2); // more keys than slots
+        }
     });
 }
 

@@ -51,6 +51,34 @@ impl fmt::Debug for Rate {
     }
 }
 
+/// GCRA admission on one theoretical-arrival-time word: one load and, when
+/// admitted, one compare-exchange; a refusal writes nothing.
+#[inline]
+pub(crate) fn admit(tat: &AtomicU64, now: u64, interval: u64, tolerance: u64) -> bool {
+    let mut seen = tat.load(Ordering::Relaxed);
+    loop {
+        let next = seen.max(now).saturating_add(interval);
+        if next - now > tolerance {
+            return false;
+        }
+        match tat.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(current) => seen = current,
+        }
+    }
+}
+
+/// The arithmetic of a bucket: nanoseconds per token, and how far ahead of
+/// now the arrival time may run (`burst` tokens' worth).
+pub(crate) fn shape(rate: Rate, burst: u32) -> (u64, u64) {
+    // A whole burst takes at most 2^62 ns to refill, which keeps the
+    // arithmetic exact for any process that runs less than a century.
+    const MAX_TOLERANCE: u64 = 1 << 62;
+    let burst = u64::from(burst.max(1));
+    let interval = rate.interval.min(MAX_TOLERANCE / burst);
+    (interval, interval * burst)
+}
+
 /// A token reserved by [`TokenBucket::reserve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reservation {
@@ -106,35 +134,24 @@ impl<C: Clock> TokenBucket<C> {
     /// refill; a slower rate is clamped to that, which keeps the arithmetic
     /// exact for any process that runs less than a century.
     pub fn new(rate: Rate, burst: u32, clock: C) -> TokenBucket<C> {
-        const MAX_TOLERANCE: u64 = 1 << 62;
-        let burst = u64::from(burst.max(1));
-        let interval = rate.interval.min(MAX_TOLERANCE / burst);
+        let (interval, tolerance) = shape(rate, burst);
         TokenBucket {
             clock,
             tat: AtomicU64::new(0),
             interval,
-            tolerance: interval * burst,
+            tolerance,
         }
     }
 
     /// Takes a token if there is one. Never blocks.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        let now = self.clock.now().as_nanos();
-        let mut tat = self.tat.load(Ordering::Relaxed);
-        loop {
-            let next = tat.max(now).saturating_add(self.interval);
-            if next - now > self.tolerance {
-                return false;
-            }
-            match self
-                .tat
-                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(seen) => tat = seen,
-            }
-        }
+        admit(
+            &self.tat,
+            self.clock.now().as_nanos(),
+            self.interval,
+            self.tolerance,
+        )
     }
 
     /// Reserves the next token and says when it may be used: now if one is

@@ -9,6 +9,10 @@
 //!   [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded) — and stops
 //!   waiting when the context is cancelled.
 //!
+//! With `alloc`, [`KeyedTokenBucket`] and [`KeyedLimiter`] give every
+//! caller (client, user, tenant) a bucket of its own, in a fixed-size,
+//! lock-free table.
+//!
 //! Both take the bucket by any handle that dereferences to it (`&bucket`,
 //! `Arc<TokenBucket>`), so one bucket can limit several endpoints together,
 //! as in Go kit.
@@ -32,7 +36,12 @@
 mod bucket;
 mod delaying;
 mod erroring;
+#[cfg(feature = "alloc")]
+mod keyed;
 
 pub use bucket::{Rate, Reservation, TokenBucket};
 pub use delaying::{DelayingLimiter, DelayingLimiterEndpoint};
 pub use erroring::{ErroringLimiter, ErroringLimiterEndpoint};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use keyed::{KeyedLimiter, KeyedLimiterEndpoint, KeyedTokenBucket};
