@@ -43,10 +43,24 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2);
 }
 
-/// Serves `service` on `args.addr` until the process ends, announcing
-/// `name` and the address on stdout; exits with a message if it cannot
-/// listen.
+/// How long in-flight requests get to finish after SIGINT or SIGTERM.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves `service` on `args.addr`, announcing `name` and the address on
+/// stdout, until SIGINT or SIGTERM; then shuts down gracefully (requests
+/// in flight get [`SHUTDOWN_GRACE`] to finish) and exits. Exits with a
+/// message if it cannot listen.
 pub fn serve(name: &str, args: Args, service: impl Service) -> ! {
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("{name} cannot watch for signals: {e}");
+            std::process::exit(1);
+        }
+    };
     let server = match Server::new(args.config).bind(args.addr.as_str(), service) {
         Ok(server) => server,
         Err(e) => {
@@ -55,6 +69,9 @@ pub fn serve(name: &str, args: Args, service: impl Service) -> ! {
         }
     };
     println!("{name} listening on http://{}", server.local_addr());
-    server.wait();
+    if let Some(signal) = signals.forever().next() {
+        eprintln!("{name} got signal {signal}; finishing requests in flight");
+    }
+    server.shutdown(SHUTDOWN_GRACE);
     std::process::exit(0);
 }
