@@ -13,3 +13,16 @@
 
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
+
+/// Entry points for the fuzz targets in `transports/fuzz`; not an API.
+#[cfg(all(fuzzing, feature = "http-server"))]
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::http::server::ServerConfig;
+
+    /// Parses `bytes` as a request head and, if it frames a chunked body,
+    /// decodes the rest, checking that neither reads past its input.
+    pub fn request(bytes: &[u8]) {
+        crate::http::server::fuzz_request(bytes, &ServerConfig::default());
+    }
+}

@@ -53,6 +53,23 @@ pub use json::{decode_json, encode_json, go_json};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
 
+/// The parsers on arbitrary bytes, for the fuzz targets: never a panic,
+/// never a read past the input.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_request(bytes: &[u8], config: &ServerConfig) {
+    if let Ok(Some(head)) = parse::parse_head(bytes, config) {
+        assert!(head.len <= bytes.len());
+        let rest = &bytes[head.len..];
+        if head.framing == parse::Framing::Chunked {
+            let mut decoder = parse::ChunkedDecoder::default();
+            if let Ok(Some((body, used))) = decoder.feed(rest, config.max_body_bytes) {
+                assert!(used <= rest.len());
+                assert!(body.len() <= config.max_body_bytes);
+            }
+        }
+    }
+}
+
 /// What the event loop and the workers share.
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
