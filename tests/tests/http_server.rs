@@ -356,14 +356,35 @@ struct BlockedWorker {
     server: ServerHandle,
     gate: Arc<Barrier>,
     ran: Arc<AtomicUsize>,
+    blocked: Arc<AtomicBool>,
+}
+
+impl BlockedWorker {
+    /// Sends `/block` and waits until the worker is inside it, so the
+    /// queue is empty and the worker busy.
+    fn occupy(&self) -> std::thread::JoinHandle<synkit_tests::wire::Exchange> {
+        let busy = in_background(
+            self.server.local_addr(),
+            b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(
+            eventually(Duration::from_secs(10), || self
+                .blocked
+                .load(Ordering::SeqCst)),
+            "the worker never started /block"
+        );
+        busy
+    }
 }
 
 fn blocked_worker(queue_capacity: usize) -> BlockedWorker {
     let gate = Arc::new(Barrier::new(2));
     let ran = Arc::new(AtomicUsize::new(0));
-    let (g, r) = (Arc::clone(&gate), Arc::clone(&ran));
+    let blocked = Arc::new(AtomicBool::new(false));
+    let (g, r, b) = (Arc::clone(&gate), Arc::clone(&ran), Arc::clone(&blocked));
     let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
         if req.uri().path() == "/block" {
+            b.store(true, Ordering::SeqCst);
             g.wait();
         } else {
             r.fetch_add(1, Ordering::SeqCst);
@@ -376,7 +397,12 @@ fn blocked_worker(queue_capacity: usize) -> BlockedWorker {
         ..ServerConfig::default()
     };
     let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
-    BlockedWorker { server, gate, ran }
+    BlockedWorker {
+        server,
+        gate,
+        ran,
+        blocked,
+    }
 }
 
 /// Sends `request` from another thread and returns its exchange there.
@@ -403,8 +429,7 @@ fn wait_for_requests(server: &ServerHandle, n: u64) {
 fn a_full_queue_answers_503_with_retry_after() {
     let w = blocked_worker(1);
     let addr = w.server.local_addr();
-    let busy = in_background(addr, b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
-    wait_for_requests(&w.server, 1);
+    let busy = w.occupy();
     // The worker is blocked; one request fits in the queue, the next does not.
     let queued = in_background(addr, b"GET /q HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for_requests(&w.server, 2);
@@ -555,8 +580,7 @@ fn idle_keep_alive_connections_are_closed() {
 fn a_request_whose_deadline_passes_in_the_queue_gets_504_without_running() {
     let w = blocked_worker(8);
     let addr = w.server.local_addr();
-    let busy = in_background(addr, b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n");
-    wait_for_requests(&w.server, 1);
+    let busy = w.occupy();
     let hurried = in_background(
         addr,
         b"GET /quick HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 1\r\n\r\n",
