@@ -17,10 +17,20 @@ thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
+/// Every allocation in the process, for measuring code that runs on
+/// threads a test does not own (a server's event loop).
+static ALL_ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn count_one() {
     // `try_with` fails only while the thread is being torn down; an
     // allocation then belongs to no test and is not counted.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    ALL_ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Allocations made so far by every thread of the process.
+pub fn process_allocations() -> u64 {
+    ALL_ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments

@@ -20,4 +20,6 @@ mod alloc_counter;
 pub mod gokit;
 pub mod wire;
 
-pub use alloc_counter::{CountingAllocator, allocations_during, assert_no_alloc};
+pub use alloc_counter::{
+    CountingAllocator, allocations_during, assert_no_alloc, process_allocations,
+};
