@@ -11,6 +11,17 @@
 //! [`Clock`](time::Clock) the caller chooses, so every time-based behaviour is
 //! testable without sleeping.
 //!
+//! The middleware Go kit users reach for first is here, each generic over
+//! the endpoint it wraps and allocation-free per call:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`ratelimit`] | lock-free token buckets (one, or one per key) with erroring and delaying limiters |
+//! | [`breaker`] | circuit breakers with gobreaker's, Hystrix's and handy's trip policies |
+//! | [`cache`] | a fixed-capacity, sharded LRU and the cache middleware (`alloc`) |
+//! | [`limit`] | bulkheads: a cap on calls in flight, shedding or waiting |
+//! | [`timeout`] | a deadline for the layers below |
+//!
 //! This crate is `#![no_std]` and allocates nothing to call an endpoint,
 //! derive a context or compose middleware. Transports (HTTP, …) live in
 //! `synkit-transports`.
@@ -60,14 +71,20 @@
 //!
 //! # Features
 //!
-//! - `std` (default): [`SystemClock`](time::SystemClock) and
-//!   [`Context::background`]. Implies `alloc`.
+//! - `std` (default): [`SystemClock`](time::SystemClock),
+//!   [`Context::background`], [`ThreadSleep`](time::ThreadSleep), waiting
+//!   bulkheads and `parking_lot` cache shards. Implies `alloc`.
 //! - `alloc`: boxed and shared endpoints
 //!   ([`BoxEndpoint`](endpoint::BoxEndpoint),
-//!   [`ArcEndpoint`](endpoint::ArcEndpoint)) for heterogeneous sets.
+//!   [`ArcEndpoint`](endpoint::ArcEndpoint)) for heterogeneous sets, the
+//!   [`cache`], and keyed rate limiting.
+//! - `tsc`: [`TscClock`](time::TscClock), the CPU's time-stamp counter
+//!   through quanta, a third of the system clock's cost per read. Implies
+//!   `std`.
 //!
-//! Without either, everything else works on bare metal: endpoints,
-//! middleware, contexts, the manual clock and the error kinds.
+//! Without any, everything else works on bare metal: endpoints, middleware
+//! (rate limits, breakers, bulkheads, timeouts), contexts, the manual clock
+//! and the error kinds.
 
 #![no_std]
 #![forbid(unsafe_code)]
