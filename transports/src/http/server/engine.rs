@@ -71,9 +71,19 @@ struct Conn {
     read_paused: bool,
     /// When the first byte of the request being read arrived.
     request_started: Option<Instant>,
+    /// How much of `inbuf` has been searched for the end of a head.
+    head_scanned: usize,
     /// Last time anything was read or written.
     last_active: Instant,
     writable_registered: bool,
+}
+
+/// Whether `bytes` holds the blank line that ends a request head (httparse
+/// accepts bare LF line endings, so `\n\n` counts as well as `\r\n\r\n`).
+fn has_blank_line(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'\n' && (bytes.get(i + 1) == Some(&b'\n') || bytes.get(i + 1..i + 3) == Some(b"\r\n"))
+    })
 }
 
 enum Step {
@@ -269,6 +279,7 @@ impl<S: Service> EventLoop<S> {
                 peer_closed: false,
                 read_paused: false,
                 request_started: None,
+                head_scanned: 0,
                 last_active: Instant::now(),
                 writable_registered: false,
             });
@@ -378,6 +389,18 @@ impl<S: Service> EventLoop<S> {
                 };
             }
             c.request_started.get_or_insert(now);
+            // Parse only once the head's blank line is in: a client sending a
+            // byte at a time then costs a scan of each new byte, not a parse
+            // of the whole buffer per byte.
+            let from = c.head_scanned.saturating_sub(2);
+            c.head_scanned = c.inbuf.len();
+            if !has_blank_line(&c.inbuf[from..]) && c.inbuf.len() <= config.max_head_bytes {
+                return if c.peer_closed {
+                    Step::Close
+                } else {
+                    Step::Wait
+                };
+            }
             match parse_head(&c.inbuf, config) {
                 Err(e) => return self.reject(i, e),
                 Ok(None) => {
@@ -389,6 +412,7 @@ impl<S: Service> EventLoop<S> {
                 }
                 Ok(Some(head)) => {
                     c.inbuf.drain(..head.len);
+                    c.head_scanned = 0;
                     let chunked = (head.framing == Framing::Chunked).then(ChunkedDecoder::default);
                     c.pending = Some(Pending {
                         head,
@@ -712,5 +736,20 @@ pub(crate) fn work<S: Service>(
             return;
         }
         let _ = waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_blank_line;
+
+    #[test]
+    fn finds_the_end_of_a_head_with_either_line_ending() {
+        assert!(has_blank_line(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(has_blank_line(b"GET / HTTP/1.1\nHost: x\n\n"));
+        assert!(has_blank_line(b"\n\r\n"));
+        assert!(!has_blank_line(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+        assert!(!has_blank_line(b"\r\n\r"));
+        assert!(!has_blank_line(b""));
     }
 }
