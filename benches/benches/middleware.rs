@@ -238,7 +238,9 @@ fn lru_cache(c: &mut Criterion) {
     let cap = usize::try_from(KEYS).unwrap();
     let mut ours = Lru::new(cap);
     let mut theirs = lru::LruCache::new(std::num::NonZeroUsize::new(cap).unwrap());
-    let shared = SharedLru::new(cap, 8);
+    // Shards fill unevenly, so a sharded cache needs headroom to hold every
+    // key: twice the keys, so each lookup below is a hit, as in the others.
+    let shared = SharedLru::new(2 * cap, 8);
     let locked = parking_lot::Mutex::new(lru::LruCache::new(
         std::num::NonZeroUsize::new(cap).unwrap(),
     ));

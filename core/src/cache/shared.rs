@@ -77,6 +77,7 @@ impl<K: Hash + Eq, V, S: BuildHasher + Clone> SharedLru<K, V, S> {
     }
 
     /// A clone of `key`'s value, marking it most recently used.
+    #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -88,7 +89,7 @@ impl<K: Hash + Eq, V, S: BuildHasher + Clone> SharedLru<K, V, S> {
 
     /// [`get`](Self::get) with the hash computed, treating entries expiring
     /// at or before `now` (caller's clock nanoseconds) as absent.
-    #[inline]
+    #[inline(always)]
     pub fn get_hashed<Q>(&self, hash: u64, key: &Q, now: u64) -> Option<V>
     where
         K: Borrow<Q>,
