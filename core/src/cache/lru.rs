@@ -99,6 +99,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Lru<K, V, S> {
     /// caller's clock nanoseconds) as absent — and removing them.
     // Always: left to itself the compiler calls it out of line, and the
     // call's prologue and epilogue were a fifth of a cache hit (callgrind).
+    #[allow(clippy::inline_always)] // measured, see above
     #[inline(always)]
     pub fn get_hashed<Q>(&mut self, hash: u64, key: &Q, now: u64) -> Option<&V>
     where

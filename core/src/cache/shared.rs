@@ -89,6 +89,8 @@ impl<K: Hash + Eq, V, S: BuildHasher + Clone> SharedLru<K, V, S> {
 
     /// [`get`](Self::get) with the hash computed, treating entries expiring
     /// at or before `now` (caller's clock nanoseconds) as absent.
+    // Always, like `Lru::get_hashed`: measured with callgrind.
+    #[allow(clippy::inline_always)]
     #[inline(always)]
     pub fn get_hashed<Q>(&self, hash: u64, key: &Q, now: u64) -> Option<V>
     where
