@@ -86,6 +86,17 @@ fn has_blank_line(bytes: &[u8]) -> bool {
     })
 }
 
+impl Conn {
+    /// The client closed or broke its side: whoever runs its request may
+    /// stop.
+    fn peer_gone(&mut self) {
+        self.peer_closed = true;
+        if let Some(cancel) = &self.in_flight {
+            cancel.cancel();
+        }
+    }
+}
+
 enum Step {
     Continue,
     Wait,
@@ -321,11 +332,7 @@ impl<S: Service> EventLoop<S> {
             }
             match c.stream.read(&mut self.scratch) {
                 Ok(0) => {
-                    c.peer_closed = true;
-                    if let Some(cancel) = &c.in_flight {
-                        // The client is gone: whoever runs its request may stop.
-                        cancel.cancel();
-                    }
+                    c.peer_gone();
                     return;
                 }
                 Ok(n) => {
@@ -336,10 +343,7 @@ impl<S: Service> EventLoop<S> {
                     io::ErrorKind::WouldBlock => return,
                     io::ErrorKind::Interrupted => {}
                     _ => {
-                        c.peer_closed = true;
-                        if let Some(cancel) = &c.in_flight {
-                            cancel.cancel();
-                        }
+                        c.peer_gone();
                         return;
                     }
                 },
@@ -468,18 +472,24 @@ impl<S: Service> EventLoop<S> {
             .stats
             .bad_requests
             .fetch_add(1, Ordering::Relaxed);
-        let resp = error_response(e.status(), e.reason());
+        if self.answer_and_close(i, e.status(), e.reason()) {
+            Step::Continue
+        } else {
+            Step::Wait
+        }
+    }
+
+    /// Drops whatever was being read, answers `status` with `reason`, and
+    /// closes once that is written. False if the connection is already gone.
+    fn answer_and_close(&mut self, i: usize, status: u16, reason: &str) -> bool {
+        let resp = error_response(status, reason);
         if let Some(c) = self.conns[i].as_mut() {
             c.pending = None;
             c.inbuf.clear();
             write_response(&mut c.outbuf, &resp, false, true, false, &mut self.date);
             c.close_after_write = true;
         }
-        if self.flush(i) {
-            Step::Continue
-        } else {
-            Step::Wait
-        }
+        self.flush(i)
     }
 
     fn dispatch(&mut self, i: usize, head: Head, body: Vec<u8>, now: Instant) {
@@ -658,17 +668,11 @@ impl<S: Service> EventLoop<S> {
                         .stats
                         .timed_out_reads
                         .fetch_add(1, Ordering::Relaxed);
-                    let resp = error_response(
+                    self.answer_and_close(
+                        i,
                         408,
                         "request timeout: the request was not received in time",
                     );
-                    if let Some(c) = self.conns[i].as_mut() {
-                        c.pending = None;
-                        c.inbuf.clear();
-                        write_response(&mut c.outbuf, &resp, false, true, false, &mut self.date);
-                        c.close_after_write = true;
-                    }
-                    self.flush(i);
                 }
             } else if now - c.last_active > idle_timeout {
                 self.close(i);
