@@ -11,6 +11,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http-server")]
+pub(crate) mod engine;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
 

@@ -1,4 +1,8 @@
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use synkit_core::time::{Clock, SystemClock};
 
 /// How a [`Server`](super::Server) runs and what it puts up with. Every
 /// default is chosen for a small host and documented with its reason.
@@ -9,6 +13,11 @@ pub struct ServerConfig {
     /// Default: the number of cores, at most 8 — endpoints that block on
     /// I/O want more, so raise it for them.
     pub workers: usize,
+    /// Event loop threads, each accepting connections and owning their
+    /// sockets. 0 (the default) picks: one per core when endpoints run
+    /// inline (`workers: 0`), so the fast path scales with the cores; one
+    /// when a worker pool runs them, since the loop then only moves bytes.
+    pub event_loops: usize,
     /// Requests waiting for a worker before new ones get 503 with
     /// `Retry-After`. Default 256: a few milliseconds of work for a small
     /// host, enough to ride out a burst; a longer queue only hides an
@@ -31,13 +40,51 @@ pub struct ServerConfig {
     /// Time a response may take to be accepted by a client that stopped
     /// reading. Default 30 s. Past it the connection is closed.
     pub write_timeout: Duration,
-    /// Open connections at most; beyond it new ones get 503 and are
-    /// closed. Default 10 000.
+    /// Open connections at most (shared evenly among the event loops);
+    /// beyond it new ones get 503 and are closed. Default 10 000.
     pub max_connections: usize,
     /// The deadline placed in every request's `Context`. Clients may ask for
     /// less with the `X-Request-Timeout-Ms` header (milliseconds), never for
     /// more. Default 30 s. When it passes: 504, or the endpoint's own error.
     pub request_timeout: Duration,
+    /// The clock deadlines and timeouts are read from. Default: the
+    /// [`SystemClock`]; a test may drive a server on its own clock.
+    pub clock: ServerClock,
+}
+
+/// The clock a server reads, shared by its threads.
+#[derive(Clone)]
+pub struct ServerClock(pub Arc<dyn Clock + Send + Sync>);
+
+impl ServerClock {
+    /// Reads `clock`.
+    pub fn new(clock: impl Clock + Send + Sync + 'static) -> ServerClock {
+        ServerClock(Arc::new(clock))
+    }
+}
+
+impl Default for ServerClock {
+    fn default() -> ServerClock {
+        ServerClock::new(SystemClock)
+    }
+}
+
+impl fmt::Debug for ServerClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerClock")
+    }
+}
+
+impl ServerConfig {
+    /// The number of event loops to run: [`event_loops`](Self::event_loops),
+    /// or the automatic choice it documents.
+    pub fn event_loops(&self) -> usize {
+        match (self.event_loops, self.workers) {
+            (0, 0) => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            (0, _) => 1,
+            (n, _) => n,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -53,6 +100,8 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             request_timeout: Duration::from_secs(30),
+            event_loops: 0,
+            clock: ServerClock::default(),
         }
     }
 }

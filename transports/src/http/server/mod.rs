@@ -27,26 +27,26 @@
 //! ```
 
 mod config;
-mod engine;
 mod error;
+mod h1;
 mod handler;
 mod json;
-mod parse;
+mod reply;
 mod router;
 mod service;
-mod write;
 
+use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mio::net::TcpListener;
-use mio::{Interest, Poll, Waker};
+use ::http::{Method, Request, Response};
+use synkit_core::Context;
 
-pub use config::{REQUEST_TIMEOUT_HEADER, ServerConfig};
+pub use crate::engine::Stats;
+use crate::engine::{self, EngineConfig, Handle, Running};
+pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
 pub use handler::{Handler, request};
 pub use json::{decode_json, encode_json, go_json};
@@ -57,53 +57,53 @@ pub use service::{Service, ServiceFn, service_fn};
 /// never a read past the input.
 #[cfg(fuzzing)]
 pub(crate) fn fuzz_request(bytes: &[u8], config: &ServerConfig) {
-    if let Ok(Some(head)) = parse::parse_head(bytes, config) {
+    if let Ok(Some(head)) = h1::parse::parse_head(bytes, config) {
         assert!(head.len <= bytes.len());
-        let rest = &bytes[head.len..];
-        if head.framing == parse::Framing::Chunked {
-            let mut decoder = parse::ChunkedDecoder::default();
-            if let Ok(Some((body, used))) = decoder.feed(rest, config.max_body_bytes) {
-                assert!(used <= rest.len());
-                assert!(body.len() <= config.max_body_bytes);
-            }
-        }
     }
-}
-
-/// What the event loop and the workers share.
-pub(crate) struct Shared {
-    pub(crate) config: ServerConfig,
-    pub(crate) stats: Stats,
-    pub(crate) shutting_down: AtomicBool,
-    pub(crate) grace_nanos: AtomicU64,
-}
-
-/// Counters a running server keeps; read them with [`ServerHandle::stats`].
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Connections accepted.
-    pub connections: AtomicU64,
-    /// Connections refused because `max_connections` were open.
-    pub refused_connections: AtomicU64,
-    /// Complete requests read and handed to the service (or refused for
-    /// overload).
-    pub requests: AtomicU64,
-    /// Requests the server could not read (400, 413, 431, 501).
-    pub bad_requests: AtomicU64,
-    /// Requests not received within `request_read_timeout` (408).
-    pub timed_out_reads: AtomicU64,
-    /// Requests refused with 503 because the worker queue was full.
-    pub overloaded: AtomicU64,
-    /// Requests whose deadline passed while they waited for a worker (504).
-    pub expired_in_queue: AtomicU64,
-    /// Service calls that panicked (answered 500).
-    pub panics: AtomicU64,
 }
 
 /// An HTTP/1.1 server, configured and ready to [`bind`](Self::bind).
 #[derive(Clone, Debug, Default)]
 pub struct Server {
     config: ServerConfig,
+}
+
+/// Serves HTTP/1.1 sessions' requests with a [`Service`].
+struct HttpHandler<S>(S);
+
+/// A request named in a log line: its method and the start of its path,
+/// kept without allocating.
+struct RequestLabel {
+    method: Method,
+    path: [u8; 64],
+    len: usize,
+}
+
+impl fmt::Display for RequestLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = String::from_utf8_lossy(&self.path[..self.len]);
+        write!(f, "{} {}", self.method, path)
+    }
+}
+
+impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
+    type Label = RequestLabel;
+
+    fn label(&self, req: &Request<Vec<u8>>) -> RequestLabel {
+        let path = req.uri().path().as_bytes();
+        let len = path.len().min(64);
+        let mut label = RequestLabel {
+            method: req.method().clone(),
+            path: [0; 64],
+            len,
+        };
+        label.path[..len].copy_from_slice(&path[..len]);
+        label
+    }
+
+    fn handle(&self, cx: &Context<'_>, req: Request<Vec<u8>>) -> Response<Vec<u8>> {
+        self.0.serve(cx, req)
+    }
 }
 
 impl Server {
@@ -122,58 +122,32 @@ impl Server {
         let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")
         })?;
-        let mut listener = TcpListener::bind(addr)?;
+        let listener = std::net::TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, engine::LISTENER, Interest::READABLE)?;
-        let waker = Arc::new(Waker::new(poll.registry(), engine::WAKER)?);
-        let shared = Arc::new(Shared {
-            config: self.config,
-            stats: Stats::default(),
-            shutting_down: AtomicBool::new(false),
-            grace_nanos: AtomicU64::new(0),
-        });
-        let service = Arc::new(service);
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        let workers = shared.config.workers;
-        let mut threads = Vec::with_capacity(workers + 1);
-        let jobs = if workers == 0 {
-            None
-        } else {
-            let (jobs_tx, jobs_rx) =
-                crossbeam_channel::bounded(shared.config.queue_capacity.max(1));
-            for n in 0..workers {
-                let (shared, service, jobs_rx, done_tx, waker) = (
-                    Arc::clone(&shared),
-                    Arc::clone(&service),
-                    jobs_rx.clone(),
-                    done_tx.clone(),
-                    Arc::clone(&waker),
-                );
-                threads.push(
-                    std::thread::Builder::new()
-                        .name(format!("synkit-http-worker-{n}"))
-                        .spawn(move || {
-                            engine::work(&shared, &*service, &jobs_rx, &done_tx, &waker);
-                        })?,
-                );
-            }
-            Some(jobs_tx)
+        let config = Arc::new(self.config);
+        let stats = Arc::new(Stats::default());
+        let engine_config = EngineConfig {
+            workers: config.workers,
+            queue_capacity: config.queue_capacity,
+            event_loops: config.event_loops(),
+            max_connections: config.max_connections.div_ceil(config.event_loops()),
+            clock: Arc::clone(&config.clock.0),
+            name: "synkit-http",
         };
-        drop(done_tx);
-        let event_loop =
-            engine::EventLoop::new(poll, listener, Arc::clone(&shared), service, jobs, done_rx);
-        threads.push(
-            std::thread::Builder::new()
-                .name("synkit-http-loop".into())
-                .spawn(move || event_loop.run())?,
-        );
+        let session_config = Arc::clone(&config);
+        let session_stats = Arc::clone(&stats);
+        let running = engine::start(
+            &listener,
+            engine_config,
+            stats,
+            HttpHandler(service),
+            move |now| {
+                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats), now)
+            },
+        )?;
         Ok(ServerHandle {
             local_addr,
-            shared,
-            waker,
-            threads,
+            running,
         })
     }
 }
@@ -182,9 +156,7 @@ impl Server {
 #[must_use = "dropping the handle leaves the server running until the process exits"]
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    shared: Arc<Shared>,
-    waker: Arc<Waker>,
-    threads: Vec<JoinHandle<()>>,
+    running: Running,
 }
 
 impl ServerHandle {
@@ -195,34 +167,27 @@ impl ServerHandle {
 
     /// The server's counters.
     pub fn stats(&self) -> &Stats {
-        &self.shared.stats
+        &self.running.shared.stats
     }
 
     /// Stops gracefully: stops accepting at once, lets requests already
-    /// read finish and be answered for up to `grace`, closes idle
-    /// connections, then closes the rest, cancels the contexts of requests
-    /// still running, and joins every thread — so it returns once those
-    /// requests' endpoints notice the cancellation and return.
+    /// begun (their first byte has arrived) be read, served and answered
+    /// for up to `grace`, closes idle connections, then closes the rest,
+    /// cancels the contexts of requests still running, and joins every
+    /// thread — so it returns once those requests' endpoints notice the
+    /// cancellation and return.
     pub fn shutdown(self, grace: Duration) {
-        let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
-        self.shared.grace_nanos.store(nanos, Ordering::Release);
-        self.shared.shutting_down.store(true, Ordering::Release);
-        let _ = self.waker.wake();
-        for t in self.threads {
-            let _ = t.join();
-        }
+        self.running.shutdown(grace);
     }
 
     /// Blocks until the server stops (it runs until shut down).
     pub fn wait(self) {
-        for t in self.threads {
-            let _ = t.join();
-        }
+        self.running.wait();
     }
 }
 
-impl std::fmt::Debug for ServerHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerHandle")
             .field("local_addr", &self.local_addr)
             .finish_non_exhaustive()

@@ -2,6 +2,7 @@ use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use synkit_core::Context;
 
 use super::Service;
+use super::reply::error_response;
 
 /// Path parameters matched by the [`Router`] (`/profiles/{id}` → `id`),
 /// found in the context: `cx.value::<PathParams>()`.
@@ -108,20 +109,10 @@ impl Router {
     }
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Vec<u8>> {
-    let mut resp = Response::new(format!("{text}\n").into_bytes());
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
 impl Service for Router {
     fn serve(&self, cx: &Context<'_>, req: Request<Vec<u8>>) -> Response<Vec<u8>> {
         let Ok(found) = self.paths.at(req.uri().path()) else {
-            return plain(StatusCode::NOT_FOUND, "not found");
+            return error_response(StatusCode::NOT_FOUND, "not found");
         };
         let route = &self.routes[*found.value];
         let service = route
@@ -140,7 +131,7 @@ impl Service for Router {
                 .map(|(m, _)| m.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }

@@ -1,10 +1,10 @@
 //! Responses onto the wire.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ::http::{HeaderMap, Response, StatusCode};
 
-/// The `Date` header's value, formatted at most once a second.
+/// The `Date` header's value, formatted only when the second changes.
 pub(crate) struct DateCache {
     second: u64,
     value: [u8; 29],
@@ -12,44 +12,72 @@ pub(crate) struct DateCache {
 
 impl DateCache {
     pub(crate) fn new() -> DateCache {
-        let mut cache = DateCache {
+        DateCache {
             second: u64::MAX,
             value: [b' '; 29],
-        };
-        cache.refresh();
-        cache
+        }
     }
 
-    pub(crate) fn get(&mut self) -> &[u8] {
-        self.refresh();
-        &self.value
-    }
-
-    fn refresh(&mut self) {
-        let now = SystemTime::now();
-        let second = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if second != self.second {
-            self.second = second;
-            let text = httpdate::fmt_http_date(now);
+    /// The date for `unix_secs` seconds past the Unix epoch.
+    pub(crate) fn get(&mut self, unix_secs: u64) -> &[u8] {
+        if unix_secs != self.second {
+            self.second = unix_secs;
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(unix_secs);
+            let text = httpdate::fmt_http_date(at);
             let n = text.len().min(29);
             self.value[..n].copy_from_slice(&text.as_bytes()[..n]);
+        }
+        &self.value
+    }
+}
+
+/// What the response must look like on the wire, beyond the response
+/// itself: decided by the request it answers and the connection's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ReplyShape {
+    /// Whether the body is left out (a `HEAD` request); its length is still
+    /// announced.
+    pub(crate) head_only: bool,
+    /// What becomes of the connection after this response.
+    pub(crate) then: AfterReply,
+}
+
+/// What becomes of the connection after a response, and so which
+/// `Connection` header the response carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AfterReply {
+    /// HTTP/1.1's default: no header.
+    KeepAlive,
+    /// An HTTP/1.0 client asked to keep the connection: `Connection:
+    /// keep-alive`.
+    KeepAlive10,
+    /// The connection closes: `Connection: close`.
+    Close,
+}
+
+impl ReplyShape {
+    /// The shape of an answer the server gives on its own and then closes.
+    pub(crate) const CLOSE: ReplyShape = ReplyShape {
+        head_only: false,
+        then: AfterReply::Close,
+    };
+
+    /// This shape, but closing the connection.
+    #[must_use]
+    pub(crate) fn closing(self) -> ReplyShape {
+        ReplyShape {
+            then: AfterReply::Close,
+            ..self
         }
     }
 }
 
-/// Appends `resp` to `out` as an HTTP/1.1 response. The body is left out
-/// for `HEAD` (its length still announced); `close` adds
-/// `Connection: close`, `keep_alive_10` adds `Connection: keep-alive` for an
-/// HTTP/1.0 client that asked for it.
+/// Appends `resp` to `out` as an HTTP/1.1 response shaped by `shape`.
 pub(crate) fn write_response(
     out: &mut Vec<u8>,
     resp: &Response<Vec<u8>>,
-    head_only: bool,
-    close: bool,
-    keep_alive_10: bool,
-    date: &mut DateCache,
+    shape: ReplyShape,
+    date: &[u8],
 ) {
     let status = resp.status();
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -60,7 +88,7 @@ pub(crate) fn write_response(
     write_headers(out, resp.headers());
     if !resp.headers().contains_key(::http::header::DATE) {
         out.extend_from_slice(b"date: ");
-        out.extend_from_slice(date.get());
+        out.extend_from_slice(date);
         out.extend_from_slice(b"\r\n");
     }
     let bodiless = status.is_informational()
@@ -72,13 +100,13 @@ pub(crate) fn write_response(
         out.extend_from_slice(digits.as_bytes_mut());
         out.extend_from_slice(b"\r\n");
     }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    } else if keep_alive_10 {
-        out.extend_from_slice(b"connection: keep-alive\r\n");
+    match shape.then {
+        AfterReply::Close => out.extend_from_slice(b"connection: close\r\n"),
+        AfterReply::KeepAlive10 => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        AfterReply::KeepAlive => {}
     }
     out.extend_from_slice(b"\r\n");
-    if !head_only && !bodiless {
+    if !shape.head_only && !bodiless {
         out.extend_from_slice(resp.body());
     }
 }
@@ -129,17 +157,6 @@ fn itoa_buf(mut n: usize) -> Digits {
     }
 }
 
-/// A plain-text response for the server's own errors.
-pub(crate) fn error_response(status: u16, reason: &str) -> Response<Vec<u8>> {
-    let mut resp = Response::new(format!("{reason}\n").into_bytes());
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        ::http::header::CONTENT_TYPE,
-        ::http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +164,17 @@ mod tests {
     fn render(resp: &Response<Vec<u8>>, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
         let mut date = DateCache::new();
-        write_response(&mut out, resp, head_only, close, false, &mut date);
+        let then = if close {
+            AfterReply::Close
+        } else {
+            AfterReply::KeepAlive
+        };
+        write_response(
+            &mut out,
+            resp,
+            ReplyShape { head_only, then },
+            date.get(784_111_777),
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -162,7 +189,10 @@ mod tests {
         assert!(text.contains("\r\ncontent-length: 7\r\n"));
         assert!(!text.contains("999"));
         assert!(text.contains("x-app: 1\r\n"));
-        assert!(text.contains("date: "));
+        assert!(
+            text.contains("date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\r\n\r\n{\"v\":3}"));
     }
 

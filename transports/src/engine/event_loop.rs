@@ -1,0 +1,480 @@
+//! One mio event loop: it owns a set of sockets, moves bytes between them
+//! and their [`Session`]s, runs or hands over the requests the sessions
+//! produce, and fires their timers. It knows no protocol.
+//!
+//! It cannot spin: it reads from a socket only while the session wants
+//! bytes and the socket has them, writes only what the session queued, and
+//! gives each connection a bounded number of rounds per turn before moving
+//! on (a connection with work left is queued to resume next turn, so one
+//! flooding client cannot starve the others).
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use synkit_core::time::{Clock, Instant};
+use synkit_core::{CancelToken, Context};
+
+use super::pool::{Done, Job, serve_guarded};
+use super::{Failure, Handle, Incoming, Now, Session, Shared};
+
+pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
+pub(crate) const WAKER: Token = Token(usize::MAX - 2);
+/// How often timers are checked; timeouts fire within this of their due
+/// time.
+const TICK: Duration = Duration::from_millis(100);
+/// Bytes read per `read` call, into the loop's one scratch buffer.
+const READ_CHUNK: usize = 16 * 1024;
+/// Rounds (read, dispatch, write) one connection gets per turn before the
+/// loop moves on to others.
+const ROUNDS_PER_TURN: usize = 16;
+/// The answer sent to a connection beyond `max_connections`, before closing
+/// it.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\ncontent-length: 44\r\nconnection: close\r\n\r\n{\"error\":\"too many connections; retry later\"}";
+
+struct Conn<S> {
+    stream: TcpStream,
+    generation: u64,
+    session: S,
+    /// The socket may have bytes to read (no `WouldBlock` since the last
+    /// readable event).
+    readable: bool,
+    /// The socket may take more bytes (no `WouldBlock` since the last
+    /// writable event).
+    writable: bool,
+    /// The cancellation token of the request with a worker, if any.
+    cancel: Option<Arc<CancelToken>>,
+    /// Set once the session is done: our side is shut, and what the client
+    /// still sends is read and dropped until it closes or this instant, so
+    /// that the kernel does not reset the connection under the last
+    /// response (a client still sending a refused body would never read
+    /// its 413).
+    lingering: Option<Instant>,
+}
+
+/// How long a finished connection waits for the client to close.
+const LINGER: Duration = Duration::from_secs(1);
+/// How much a lingering connection reads and drops before giving up.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Where requests go: the loop thread itself, or the worker pool.
+pub(crate) enum Dispatch<Req> {
+    /// Run on the loop thread.
+    Inline,
+    /// Hand to the workers, whose answers come back on `done`.
+    Pool {
+        /// This loop's index among the loops, named in every job.
+        owner: usize,
+        jobs: Sender<Job<Req>>,
+    },
+}
+
+/// An event loop serving sessions of type `S` with handler `H`.
+pub(crate) struct EventLoop<S: Session, H, F> {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    conns: Vec<Option<Conn<S>>>,
+    free: Vec<usize>,
+    open: usize,
+    next_generation: u64,
+    shared: Arc<Shared>,
+    new_session: F,
+    handler: Arc<H>,
+    dispatch: Dispatch<S::Request>,
+    done: Receiver<Done<S::Response>>,
+    /// Connections with work left after their rounds ran out.
+    resume: VecDeque<(usize, u64)>,
+    scratch: Box<[u8]>,
+    shutdown_deadline: Option<Instant>,
+}
+
+impl<S, H, F> EventLoop<S, H, F>
+where
+    S: Session,
+    H: Handle<S>,
+    F: FnMut(Instant) -> S,
+{
+    pub(crate) fn new(
+        poll: Poll,
+        listener: TcpListener,
+        shared: Arc<Shared>,
+        new_session: F,
+        handler: Arc<H>,
+        dispatch: Dispatch<S::Request>,
+        done: Receiver<Done<S::Response>>,
+    ) -> EventLoop<S, H, F> {
+        EventLoop {
+            poll,
+            listener: Some(listener),
+            conns: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            next_generation: 0,
+            shared,
+            new_session,
+            handler,
+            dispatch,
+            done,
+            resume: VecDeque::new(),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            shutdown_deadline: None,
+        }
+    }
+
+    fn now(&self) -> Now {
+        Now::read(self.shared.clock.now())
+    }
+
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = self.shared.clock.now();
+        loop {
+            let timeout = if self.resume.is_empty() {
+                TICK
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                log::error!("event loop poll failed, stopping: {e}");
+                break;
+            }
+            let now = self.now();
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept(&now),
+                    WAKER => self.drain_done(&now),
+                    Token(i) => {
+                        if let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) {
+                            c.readable |= event.is_readable() || event.is_read_closed();
+                            c.writable |= event.is_writable() || event.is_write_closed();
+                            self.drive(i, &now);
+                        }
+                    }
+                }
+            }
+            for _ in 0..self.resume.len() {
+                let Some((i, generation)) = self.resume.pop_front() else {
+                    break;
+                };
+                if self.generation_of(i) == Some(generation) {
+                    self.drive(i, &now);
+                }
+            }
+            if now.at.saturating_duration_since(last_sweep) >= TICK {
+                last_sweep = now.at;
+                self.drain_done(&now);
+                self.sweep(&now);
+            }
+            if self.shared.shutting_down.load(Ordering::Acquire) && self.shut_down_step(&now) {
+                break;
+            }
+        }
+        // Past the grace period: whatever still runs is told to stop.
+        for c in self.conns.iter().flatten() {
+            if let Some(cancel) = &c.cancel {
+                cancel.cancel();
+            }
+        }
+    }
+
+    fn generation_of(&self, i: usize) -> Option<u64> {
+        self.conns
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|c| c.generation)
+    }
+
+    /// Moves shutdown along; true once every connection is gone or the grace
+    /// period is over.
+    fn shut_down_step(&mut self, now: &Now) -> bool {
+        if self.shutdown_deadline.is_none() {
+            let grace = Duration::from_nanos(self.shared.grace_nanos.load(Ordering::Acquire));
+            self.shutdown_deadline = Some(now.at + grace);
+            if let Some(mut listener) = self.listener.take() {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
+            for i in 0..self.conns.len() {
+                if let Some(c) = self.conns[i].as_mut() {
+                    c.session.shutdown(now);
+                    self.drive(i, now);
+                }
+            }
+        }
+        self.open == 0 || self.shutdown_deadline.is_some_and(|d| now.at >= d)
+    }
+
+    fn accept(&mut self, now: &Now) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            let (mut stream, _) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: try again on the
+                    // next readiness, do not spin.
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            if self.open >= self.shared.max_connections {
+                self.shared
+                    .stats
+                    .refused_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                let _ = stream.write_all(REFUSAL);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let index = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            if self
+                .poll
+                .registry()
+                .register(
+                    &mut stream,
+                    Token(index),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                self.free.push(index);
+                continue;
+            }
+            self.next_generation += 1;
+            self.conns[index] = Some(Conn {
+                stream,
+                generation: self.next_generation,
+                session: (self.new_session)(now.at),
+                readable: false,
+                writable: true,
+                cancel: None,
+                lingering: None,
+            });
+            self.open += 1;
+            self.shared
+                .stats
+                .connections
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs rounds of read, dispatch and write on connection `i` until it
+    /// waits on something outside the loop, or its rounds run out.
+    fn drive(&mut self, i: usize, now: &Now) {
+        if self.conns[i]
+            .as_ref()
+            .is_some_and(|c| c.lingering.is_some())
+        {
+            self.linger(i);
+            return;
+        }
+        for _ in 0..ROUNDS_PER_TURN {
+            let Some(c) = self.conns[i].as_mut() else {
+                return;
+            };
+            let mut progressed = false;
+            if c.readable && c.session.wants_read() {
+                match c.stream.read(&mut self.scratch) {
+                    Ok(0) => {
+                        c.readable = false;
+                        Self::read_ended(c, now);
+                        progressed = true;
+                    }
+                    Ok(n) => {
+                        c.session.received(&self.scratch[..n], now);
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
+                    Err(_) => {
+                        c.readable = false;
+                        Self::read_ended(c, now);
+                        progressed = true;
+                    }
+                }
+            }
+            while let Some(incoming) = self.conns[i]
+                .as_mut()
+                .and_then(|c| c.session.next_request(now))
+            {
+                self.dispatch(i, incoming, now);
+                progressed = true;
+            }
+            let Some(c) = self.conns[i].as_mut() else {
+                return;
+            };
+            if c.writable && !c.session.output().is_empty() {
+                match c.stream.write(c.session.output()) {
+                    Ok(0) => {
+                        self.close(i);
+                        return;
+                    }
+                    Ok(n) => {
+                        c.session.wrote(n, now);
+                        progressed = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
+                    Err(_) => {
+                        self.close(i);
+                        return;
+                    }
+                }
+            }
+            let Some(c) = self.conns[i].as_mut() else {
+                return;
+            };
+            if c.session.wants_close() {
+                let _ = c.stream.shutdown(std::net::Shutdown::Write);
+                c.lingering = Some(now.at + LINGER);
+                self.linger(i);
+                return;
+            }
+            if !progressed {
+                return;
+            }
+        }
+        // Rounds ran out with work possibly left: come back next turn.
+        if let Some(generation) = self.generation_of(i) {
+            self.resume.push_back((i, generation));
+        }
+    }
+
+    /// Reads and drops what a finished connection's client still sends;
+    /// closes at its end of stream, an error, or too many bytes.
+    fn linger(&mut self, i: usize) {
+        let Some(c) = self.conns[i].as_mut() else {
+            return;
+        };
+        let mut dropped = 0;
+        loop {
+            match c.stream.read(&mut self.scratch) {
+                Ok(n) if n > 0 && dropped < LINGER_BYTES => dropped += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => break,
+            }
+        }
+        self.close(i);
+    }
+
+    /// The client sent its last byte (or broke the connection): the session
+    /// is told, and a request with a worker is cancelled.
+    fn read_ended(c: &mut Conn<S>, now: &Now) {
+        c.session.read_closed(now);
+        if let Some(cancel) = &c.cancel {
+            cancel.cancel();
+        }
+    }
+
+    fn dispatch(&mut self, i: usize, incoming: Incoming<S::Request>, now: &Now) {
+        let Incoming {
+            id,
+            request,
+            deadline,
+        } = incoming;
+        match &self.dispatch {
+            Dispatch::Inline => {
+                let clock: &(dyn Clock + Sync) = &*self.shared.clock;
+                let root = Context::new(clock);
+                let cx = root.with_deadline(deadline);
+                let response = if cx.is_expired() {
+                    S::failure(Failure::ExpiredInQueue)
+                } else {
+                    serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, request)
+                };
+                // The endpoint ran on this thread: time moved on.
+                let after = Now::read(self.shared.clock.now());
+                if let Some(c) = self.conns[i].as_mut() {
+                    c.session.respond(id, response, &after);
+                }
+            }
+            Dispatch::Pool { owner, jobs } => {
+                let Some(generation) = self.generation_of(i) else {
+                    return;
+                };
+                let cancel = Arc::new(CancelToken::new());
+                let job = Job {
+                    owner: *owner,
+                    conn: Token(i),
+                    generation,
+                    id,
+                    request,
+                    deadline,
+                    cancel: Arc::clone(&cancel),
+                };
+                match jobs.try_send(job) {
+                    Ok(()) => {
+                        if let Some(c) = self.conns[i].as_mut() {
+                            c.cancel = Some(cancel);
+                        }
+                    }
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                        self.shared.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+                        if let Some(c) = self.conns[i].as_mut() {
+                            c.session.respond(id, S::failure(Failure::Overloaded), now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn drain_done(&mut self, now: &Now) {
+        while let Ok(done) = self.done.try_recv() {
+            let i = done.conn.0;
+            let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
+            if c.generation != done.generation {
+                continue;
+            }
+            c.cancel = None;
+            c.session.respond(done.id, done.response, now);
+            self.drive(i, now);
+        }
+    }
+
+    /// Fires the timers that are due.
+    fn sweep(&mut self, now: &Now) {
+        for i in 0..self.conns.len() {
+            let Some(c) = self.conns[i].as_mut() else {
+                continue;
+            };
+            if let Some(until) = c.lingering {
+                if now.at >= until {
+                    self.close(i);
+                }
+                continue;
+            }
+            if c.session.next_timer().is_some_and(|at| at <= now.at) {
+                c.session.on_timer(now);
+                self.drive(i, now);
+            }
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        if let Some(mut c) = self.conns.get_mut(i).and_then(Option::take) {
+            if let Some(cancel) = &c.cancel {
+                cancel.cancel();
+            }
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            self.free.push(i);
+            self.open -= 1;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The engine every server transport runs on: mio event loops that move
+//! bytes and timers, protocol state machines that make sense of them, and a
+//! worker pool that runs the endpoints.
+//!
+//! The seam between them is [`Session`]: one connection's protocol as a
+//! sans-IO state machine. The loop ([`event_loop`]) reads from a socket only
+//! while the session [`wants_read`](Session::wants_read), hands it the bytes,
+//! takes the complete requests it produces and runs them (inline on the loop
+//! thread, or on the [`pool`]), gives it their responses, writes what it
+//! wants written, fires its timer, and closes the socket when it says so.
+//! HTTP/1.1 is one such session; HTTP/2, net/rpc and NATS join the same loop
+//! as further sessions, each with its own request and response types.
+
+pub(crate) mod event_loop;
+pub(crate) mod pool;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::{Interest, Poll, Waker};
+use synkit_core::Context;
+use synkit_core::time::{Clock, Instant};
+
+/// The time a session is told: the loop's clock (for deadlines and timers)
+/// and the wall clock's second (for protocols that print dates), both read
+/// once per loop turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Now {
+    /// The server's clock.
+    pub(crate) at: Instant,
+    /// Whole seconds since the Unix epoch.
+    pub(crate) unix_secs: u64,
+}
+
+impl Now {
+    /// `at` on the server's clock, with the wall clock read now.
+    pub(crate) fn read(at: Instant) -> Now {
+        let unix_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Now { at, unix_secs }
+    }
+}
+
+/// A complete request a session hands to the loop.
+#[derive(Debug)]
+pub(crate) struct Incoming<R> {
+    /// The session's name for the request, given back with its response.
+    pub(crate) id: u32,
+    /// The request.
+    pub(crate) request: R,
+    /// When the answer stops being wanted.
+    pub(crate) deadline: Instant,
+}
+
+/// Why the engine answers a request itself instead of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Every worker is busy and the queue is full.
+    Overloaded,
+    /// The deadline passed while the request waited for a worker.
+    ExpiredInQueue,
+    /// The service panicked.
+    Panicked,
+}
+
+/// One connection's protocol, as a sans-IO state machine. Every method
+/// returns at once; none touches a socket.
+pub(crate) trait Session: Send + 'static {
+    /// What the session asks the service.
+    type Request: Send + 'static;
+    /// What the service answers.
+    type Response: Send + 'static;
+
+    /// Bytes read from the peer.
+    fn received(&mut self, bytes: &[u8], now: &Now);
+    /// The peer will send nothing more (end of stream or a read error).
+    fn read_closed(&mut self, now: &Now);
+    /// Whether the loop should read from the socket now. False bounds the
+    /// session's memory: the loop leaves the bytes in the kernel.
+    fn wants_read(&self) -> bool;
+    /// A complete request, if one is ready.
+    fn next_request(&mut self, now: &Now) -> Option<Incoming<Self::Request>>;
+    /// The answer to request `id`; one the session no longer waits for is
+    /// dropped.
+    fn respond(&mut self, id: u32, response: Self::Response, now: &Now);
+    /// Bytes waiting to be written.
+    fn output(&self) -> &[u8];
+    /// `n` bytes of [`output`](Self::output) were written.
+    fn wrote(&mut self, n: usize, now: &Now);
+    /// When [`on_timer`](Self::on_timer) wants to run, if ever.
+    fn next_timer(&self) -> Option<Instant>;
+    /// Time passed; timers due at or before `now` fire.
+    fn on_timer(&mut self, now: &Now);
+    /// The server is shutting down: finish what has begun, start nothing
+    /// new.
+    fn shutdown(&mut self, now: &Now);
+    /// Whether the socket should be closed now.
+    fn wants_close(&self) -> bool;
+    /// The answer the engine gives for `failure`.
+    fn failure(failure: Failure) -> Self::Response;
+}
+
+/// Counters a running server keeps; read them with
+/// [`ServerHandle::stats`](crate::http::server::ServerHandle::stats).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Connections refused because `max_connections` were open.
+    pub refused_connections: AtomicU64,
+    /// Complete requests read and handed to the service (or answered by the
+    /// server for overload or an expired deadline).
+    pub requests: AtomicU64,
+    /// Requests the server could not read (400, 413, 414, 417, 431, 501,
+    /// 505).
+    pub bad_requests: AtomicU64,
+    /// Requests not received within `request_read_timeout` (408).
+    pub timed_out_reads: AtomicU64,
+    /// Requests refused with 503 because the worker queue was full.
+    pub overloaded: AtomicU64,
+    /// Requests whose deadline passed while they waited for a worker (504).
+    pub expired_in_queue: AtomicU64,
+    /// Service calls that panicked (answered 500).
+    pub panics: AtomicU64,
+}
+
+/// What a session's requests are served by: the bridge from a protocol's
+/// request type to the user's service.
+pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
+    /// What a log line names a request by, should its service panic.
+    type Label: std::fmt::Display;
+
+    /// The label of `req`, taken before it is served; cheap, no allocation.
+    fn label(&self, req: &S::Request) -> Self::Label;
+
+    /// Serves `req`.
+    fn handle(&self, cx: &Context<'_>, req: S::Request) -> S::Response;
+}
+
+/// What the event loops and the workers share.
+pub(crate) struct Shared {
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) clock: Arc<dyn Clock + Send + Sync>,
+    pub(crate) max_connections: usize,
+    pub(crate) shutting_down: AtomicBool,
+    pub(crate) grace_nanos: AtomicU64,
+}
+
+/// How to run an engine.
+pub(crate) struct EngineConfig {
+    /// Worker threads; 0 serves inline on the loop threads.
+    pub(crate) workers: usize,
+    /// Jobs waiting for a worker at most.
+    pub(crate) queue_capacity: usize,
+    /// Event loop threads, each accepting on the shared listener (at least 1).
+    pub(crate) event_loops: usize,
+    /// Open connections at most, per loop.
+    pub(crate) max_connections: usize,
+    /// The clock deadlines and timers read.
+    pub(crate) clock: Arc<dyn Clock + Send + Sync>,
+    /// What thread names start with.
+    pub(crate) name: &'static str,
+}
+
+/// A running engine: its threads and the way to stop them.
+pub(crate) struct Running {
+    pub(crate) shared: Arc<Shared>,
+    wakers: Vec<Arc<Waker>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets what has begun finish for up to `grace`, then
+    /// cancels the rest and joins every thread.
+    pub(crate) fn shutdown(self, grace: Duration) {
+        let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
+        self.shared.grace_nanos.store(nanos, Ordering::Release);
+        self.shared.shutting_down.store(true, Ordering::Release);
+        for waker in &self.wakers {
+            let _ = waker.wake();
+        }
+        self.wait();
+    }
+
+    /// Blocks until every thread has ended.
+    pub(crate) fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts `config.event_loops` loops accepting on `listener`, and the
+/// worker pool if there is one, serving sessions made by `new_session` with
+/// `handler`.
+pub(crate) fn start<S, H, F>(
+    listener: &std::net::TcpListener,
+    config: EngineConfig,
+    stats: Arc<Stats>,
+    handler: H,
+    new_session: F,
+) -> io::Result<Running>
+where
+    S: Session,
+    H: Handle<S>,
+    F: Fn(Instant) -> S + Clone + Send + 'static,
+{
+    listener.set_nonblocking(true)?;
+    let shared = Arc::new(Shared {
+        stats,
+        clock: config.clock,
+        max_connections: config.max_connections,
+        shutting_down: AtomicBool::new(false),
+        grace_nanos: AtomicU64::new(0),
+    });
+    let handler = Arc::new(handler);
+    let loops = config.event_loops.max(1);
+    let mut polls = Vec::with_capacity(loops);
+    let mut wakers = Vec::with_capacity(loops);
+    let mut mailboxes = Vec::with_capacity(loops);
+    let mut receivers = Vec::with_capacity(loops);
+    for _ in 0..loops {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        mailboxes.push(pool::Mailbox {
+            done: done_tx,
+            waker: Arc::clone(&waker),
+        });
+        wakers.push(waker);
+        receivers.push(done_rx);
+        polls.push(poll);
+    }
+    let mut threads = Vec::with_capacity(config.workers + loops);
+    let jobs = if config.workers == 0 {
+        None
+    } else {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
+        let mailboxes = Arc::new(mailboxes);
+        for n in 0..config.workers {
+            let (shared, handler, jobs_rx, mailboxes) = (
+                Arc::clone(&shared),
+                Arc::clone(&handler),
+                jobs_rx.clone(),
+                Arc::clone(&mailboxes),
+            );
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("{}-worker-{n}", config.name))
+                    .spawn(move || pool::work::<S, H>(&shared, &*handler, &jobs_rx, &mailboxes))?,
+            );
+        }
+        Some(jobs_tx)
+    };
+    for (n, (poll, done)) in polls.into_iter().zip(receivers).enumerate() {
+        let mut own = mio::net::TcpListener::from_std(listener.try_clone()?);
+        poll.registry()
+            .register(&mut own, event_loop::LISTENER, Interest::READABLE)?;
+        let dispatch = match &jobs {
+            None => event_loop::Dispatch::Inline,
+            Some(jobs) => event_loop::Dispatch::Pool {
+                owner: n,
+                jobs: jobs.clone(),
+            },
+        };
+        let event_loop = event_loop::EventLoop::new(
+            poll,
+            own,
+            Arc::clone(&shared),
+            new_session.clone(),
+            Arc::clone(&handler),
+            dispatch,
+            done,
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("{}-loop-{n}", config.name))
+                .spawn(move || event_loop.run())?,
+        );
+    }
+    Ok(Running {
+        shared,
+        wakers,
+        threads,
+    })
+}

@@ -1,0 +1,500 @@
+//! HTTP/1.1 as a sans-IO state machine: one [`Connection`] takes the bytes
+//! a socket delivered and the time, and gives back requests to serve and
+//! bytes to write. It never touches a socket, so every phase, split point
+//! and limit is tested on byte slices (see `tests.rs`); the event loop in
+//! [`crate::engine`] only moves bytes and timers.
+//!
+//! A connection is always in one [`Phase`]:
+//!
+//! ```text
+//!  Idle ──byte──▶ Head ──blank line──▶ Body ──complete──▶ Ready ──taken──▶ Dispatched
+//!   ▲                                                                        │
+//!   └───────────────────────── response queued (keep-alive) ─────────────────┘
+//!  any phase ──error, timeout, close, shutdown──▶ Closing ──output written──▶ (socket closed)
+//! ```
+//!
+//! Invariants the event loop relies on:
+//!
+//! - **Bounded memory.** Unparsed input never exceeds the head limit plus
+//!   one read: [`wants_read`](Connection::wants_read) turns false past it
+//!   (while a request is with the service, reading goes on that far so
+//!   that a client going away is noticed), and while more than
+//!   [`OUTPUT_HIGH_WATER`] bytes wait to be written. Bodies are decoded
+//!   into the request as they arrive (chunked framing is dropped on the
+//!   way), so the body limit bounds the body.
+//! - **Progress.** Every call either consumes input, queues output, changes
+//!   phase, or leaves the connection waiting for something outside it (more
+//!   bytes, a writable socket, a response, a timer). A loop that reads only
+//!   while `wants_read` is true cannot spin.
+
+mod chunked;
+pub(crate) mod parse;
+pub(crate) mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use ::http::{Method, Request, Response, StatusCode, Version};
+use synkit_core::time::Instant;
+
+use self::chunked::ChunkedDecoder;
+use self::parse::{Framing, Head, ParseError, find_head_end, parse_head};
+use self::write::{AfterReply, DateCache, ReplyShape, write_response};
+use super::reply::error_response;
+use super::{REQUEST_TIMEOUT_HEADER, ServerConfig};
+use crate::engine::{Incoming, Now, Session, Stats};
+
+/// Past this many unwritten bytes the connection stops reading and parsing
+/// until the client catches up: a client that pipelines without reading
+/// cannot make the server buffer without bound.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// The body capacity reserved up front from a `Content-Length`, at most: a
+/// client that announces a megabyte and sends nothing does not get it.
+const BODY_RESERVE: usize = 64 * 1024;
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Where a connection is; see the module docs for the transitions.
+#[derive(Debug)]
+enum Phase {
+    /// Between requests, since this instant.
+    Idle { since: Instant },
+    /// Part of a head has arrived.
+    Head { started: Instant },
+    /// The head is in; the body is arriving.
+    Body(Box<Receiving>),
+    /// A complete request, waiting to be taken by the event loop.
+    Ready(Box<Incoming<Request<Vec<u8>>>>, ReplyShape),
+    /// A request is with the service.
+    Dispatched { id: u32, shape: ReplyShape },
+    /// No more requests: close once the output is written.
+    Closing,
+    /// Close now, dropping any output (the client stopped reading).
+    Closed,
+}
+
+/// A request whose body is arriving.
+#[derive(Debug)]
+struct Receiving {
+    started: Instant,
+    head: Head,
+    body: Vec<u8>,
+    rest: BodyRest,
+    continue_sent: bool,
+}
+
+#[derive(Debug)]
+enum BodyRest {
+    Length(usize),
+    Chunked(ChunkedDecoder),
+}
+
+/// One HTTP/1.1 connection's protocol state.
+pub(crate) struct Connection {
+    config: Arc<ServerConfig>,
+    stats: Arc<Stats>,
+    phase: Phase,
+    /// Bytes received and not yet consumed: part of a head, or requests
+    /// pipelined behind the one being served.
+    input: Vec<u8>,
+    /// How much of `input` has been searched for the end of a head.
+    scanned: usize,
+    output: Vec<u8>,
+    written: usize,
+    /// When output last made progress (or was queued onto an empty buffer).
+    write_progress: Instant,
+    date: DateCache,
+    read_closed: bool,
+    shutting_down: bool,
+    next_id: u32,
+}
+
+impl Connection {
+    /// A new connection, accepted at `now`.
+    pub(crate) fn new(config: Arc<ServerConfig>, stats: Arc<Stats>, now: Instant) -> Connection {
+        Connection {
+            config,
+            stats,
+            phase: Phase::Idle { since: now },
+            input: Vec::new(),
+            scanned: 0,
+            output: Vec::new(),
+            written: 0,
+            write_progress: now,
+            date: DateCache::new(),
+            read_closed: false,
+            shutting_down: false,
+            next_id: 0,
+        }
+    }
+
+    fn unwritten(&self) -> usize {
+        self.output.len() - self.written
+    }
+
+    /// Moves through as many phases as the input allows.
+    fn advance(&mut self, now: &Now) {
+        loop {
+            if self.unwritten() > OUTPUT_HIGH_WATER {
+                return;
+            }
+            match &mut self.phase {
+                Phase::Idle { .. } => {
+                    if !self.input.is_empty() {
+                        self.phase = Phase::Head { started: now.at };
+                    } else if self.read_closed || self.shutting_down {
+                        self.phase = Phase::Closing;
+                        return;
+                    } else {
+                        return;
+                    }
+                }
+                Phase::Head { started } => {
+                    let started = *started;
+                    if !self.read_head(started, now) {
+                        return;
+                    }
+                }
+                Phase::Body(_) => {
+                    if !self.read_body(now) {
+                        return;
+                    }
+                }
+                Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Tries to complete the head; true if the phase moved on.
+    fn read_head(&mut self, started: Instant, now: &Now) -> bool {
+        // Parse only once the blank line is in: a client sending a byte at
+        // a time costs a scan of each new byte, not a parse per byte.
+        // The first bytes of a head are parsed at once all the same, so that
+        // what is not HTTP at all (a TLS handshake) is refused straight away.
+        let first = self.scanned == 0;
+        let found = find_head_end(&self.input, self.scanned.saturating_sub(2));
+        self.scanned = self.input.len();
+        let max = self.config.max_head_bytes;
+        let parsed = match found {
+            None if self.input.len() > max => Err(parse::too_large(&self.input, max)),
+            None if first => parse_head(&self.input, &self.config),
+            None => Ok(None),
+            Some(_) => parse_head(&self.input, &self.config),
+        };
+        match parsed {
+            Err(e) => {
+                self.reject(e, now);
+                true
+            }
+            Ok(None) => {
+                if self.read_closed {
+                    // Cut short: nobody is left to answer.
+                    self.phase = Phase::Closing;
+                    return true;
+                }
+                false
+            }
+            Ok(Some(head)) => {
+                self.input.drain(..head.len);
+                self.scanned = 0;
+                let (rest, reserve) = match head.framing {
+                    Framing::Length(n) => (BodyRest::Length(n), n.min(BODY_RESERVE)),
+                    Framing::Chunked => (BodyRest::Chunked(ChunkedDecoder::default()), 0),
+                };
+                self.phase = Phase::Body(Box::new(Receiving {
+                    started,
+                    head,
+                    body: Vec::with_capacity(reserve),
+                    rest,
+                    continue_sent: false,
+                }));
+                true
+            }
+        }
+    }
+
+    /// Takes what body bytes have arrived; true if the phase moved on.
+    fn read_body(&mut self, now: &Now) -> bool {
+        let Phase::Body(r) = &mut self.phase else {
+            return false;
+        };
+        let max = self.config.max_body_bytes;
+        let done = match &mut r.rest {
+            BodyRest::Length(left) => {
+                let take = (*left).min(self.input.len());
+                if r.body.is_empty() && take == *left && r.body.capacity() < take {
+                    r.body.reserve_exact(take);
+                }
+                r.body.extend_from_slice(&self.input[..take]);
+                self.input.drain(..take);
+                *left -= take;
+                *left == 0
+            }
+            BodyRest::Chunked(decoder) => match decoder.decode(&self.input, &mut r.body, max) {
+                Ok(progress) => {
+                    self.input.drain(..progress.consumed);
+                    progress.done
+                }
+                Err(e) => {
+                    self.reject(e, now);
+                    return true;
+                }
+            },
+        };
+        if done {
+            let Phase::Body(r) = std::mem::replace(&mut self.phase, Phase::Closing) else {
+                unreachable!("matched above");
+            };
+            self.complete(*r, now);
+            return true;
+        }
+        if self.read_closed {
+            self.phase = Phase::Closing;
+            return true;
+        }
+        if r.head.expect_continue && !r.continue_sent && self.input.is_empty() {
+            r.continue_sent = true;
+            self.queue_output(CONTINUE, now);
+        }
+        false
+    }
+
+    /// A whole request is in: make it ready for the service, or answer it
+    /// here if its deadline is already gone.
+    fn complete(&mut self, r: Receiving, now: &Now) {
+        let Receiving { head, body, .. } = r;
+        let (parts, ()) = head.request.into_parts();
+        let then = if !head.keep_alive || self.shutting_down {
+            AfterReply::Close
+        } else if parts.version == Version::HTTP_10 {
+            AfterReply::KeepAlive10
+        } else {
+            AfterReply::KeepAlive
+        };
+        let shape = ReplyShape {
+            head_only: parts.method == Method::HEAD,
+            then,
+        };
+        let mut timeout = self.config.request_timeout;
+        if let Some(asked) = parts.headers.get(REQUEST_TIMEOUT_HEADER) {
+            let Some(ms) = std::str::from_utf8(asked.as_bytes())
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            else {
+                self.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+                let resp = error_response(
+                    StatusCode::BAD_REQUEST,
+                    "X-Request-Timeout-Ms must be a whole number of milliseconds",
+                );
+                self.queue_response(&resp, shape, now);
+                return;
+            };
+            if ms == 0 {
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let resp = error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "deadline exceeded: X-Request-Timeout-Ms is 0, so no time was left to serve the request",
+                );
+                self.queue_response(&resp, shape, now);
+                return;
+            }
+            timeout = timeout.min(Duration::from_millis(ms));
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let incoming = Incoming {
+            id,
+            request: Request::from_parts(parts, body),
+            deadline: now.at + timeout,
+        };
+        self.phase = Phase::Ready(Box::new(incoming), shape);
+    }
+
+    /// Answers a request the server could not read, and closes.
+    fn reject(&mut self, e: ParseError, now: &Now) {
+        self.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        self.answer_and_close(status, e.reason(), now);
+    }
+
+    /// Drops whatever was being read, answers `status` saying `reason`, and
+    /// closes once that is written.
+    fn answer_and_close(&mut self, status: StatusCode, reason: &str, now: &Now) {
+        self.input.clear();
+        self.scanned = 0;
+        let resp = error_response(status, reason);
+        self.queue_response(&resp, ReplyShape::CLOSE, now);
+    }
+
+    /// Writes `resp` into the output and moves to the phase that follows it.
+    fn queue_response(&mut self, resp: &Response<Vec<u8>>, shape: ReplyShape, now: &Now) {
+        let shape = if self.shutting_down {
+            shape.closing()
+        } else {
+            shape
+        };
+        if self.unwritten() == 0 {
+            self.output.clear();
+            self.written = 0;
+            self.write_progress = now.at;
+        }
+        write_response(&mut self.output, resp, shape, self.date.get(now.unix_secs));
+        self.phase = match shape.then {
+            AfterReply::Close => Phase::Closing,
+            AfterReply::KeepAlive | AfterReply::KeepAlive10 => Phase::Idle { since: now.at },
+        };
+    }
+
+    fn queue_output(&mut self, bytes: &[u8], now: &Now) {
+        if self.unwritten() == 0 {
+            self.output.clear();
+            self.written = 0;
+            self.write_progress = now.at;
+        }
+        self.output.extend_from_slice(bytes);
+    }
+
+    /// When the read timer (a request arriving too slowly) or the idle timer
+    /// fires, if one runs.
+    fn phase_timer(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Idle { since } => Some(*since + self.config.idle_timeout),
+            Phase::Head { started } => Some(*started + self.config.request_read_timeout),
+            Phase::Body(r) => Some(r.started + self.config.request_read_timeout),
+            Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => None,
+        }
+    }
+}
+
+impl Session for Connection {
+    type Request = Request<Vec<u8>>;
+    type Response = Response<Vec<u8>>;
+
+    fn received(&mut self, bytes: &[u8], now: &Now) {
+        if matches!(self.phase, Phase::Closing | Phase::Closed) {
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+        self.advance(now);
+    }
+
+    fn read_closed(&mut self, now: &Now) {
+        self.read_closed = true;
+        self.advance(now);
+    }
+
+    fn wants_read(&self) -> bool {
+        !self.read_closed
+            && !matches!(self.phase, Phase::Closing | Phase::Closed)
+            && self.input.len() <= self.config.max_head_bytes
+            && self.unwritten() <= OUTPUT_HIGH_WATER
+    }
+
+    fn next_request(&mut self, _now: &Now) -> Option<Incoming<Request<Vec<u8>>>> {
+        if !matches!(self.phase, Phase::Ready(..)) {
+            return None;
+        }
+        let Phase::Ready(incoming, shape) = std::mem::replace(&mut self.phase, Phase::Closing)
+        else {
+            unreachable!("matched above");
+        };
+        self.phase = Phase::Dispatched {
+            id: incoming.id,
+            shape,
+        };
+        Some(*incoming)
+    }
+
+    fn respond(&mut self, id: u32, response: Response<Vec<u8>>, now: &Now) {
+        let Phase::Dispatched { id: current, shape } = self.phase else {
+            return;
+        };
+        if current != id {
+            return;
+        }
+        self.queue_response(&response, shape, now);
+        self.advance(now);
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output[self.written..]
+    }
+
+    fn wrote(&mut self, n: usize, now: &Now) {
+        self.written = (self.written + n).min(self.output.len());
+        self.write_progress = now.at;
+        if self.written == self.output.len() {
+            self.output.clear();
+            self.written = 0;
+        }
+        self.advance(now);
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        let write = (self.unwritten() > 0).then(|| self.write_progress + self.config.write_timeout);
+        match (write, self.phase_timer()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_timer(&mut self, now: &Now) {
+        if self.unwritten() > 0 && now.at >= self.write_progress + self.config.write_timeout {
+            // The client stopped reading: nothing more can reach it.
+            self.phase = Phase::Closed;
+            return;
+        }
+        match self.phase_timer() {
+            Some(at) if now.at >= at => {}
+            _ => return,
+        }
+        match self.phase {
+            Phase::Idle { .. } => self.phase = Phase::Closing,
+            Phase::Head { .. } | Phase::Body(_) => {
+                self.stats.timed_out_reads.fetch_add(1, Ordering::Relaxed);
+                self.answer_and_close(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request timeout: the request was not received in time",
+                    now,
+                );
+            }
+            Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => {}
+        }
+    }
+
+    fn shutdown(&mut self, now: &Now) {
+        self.shutting_down = true;
+        self.advance(now);
+    }
+
+    fn wants_close(&self) -> bool {
+        match self.phase {
+            Phase::Closed => true,
+            Phase::Closing => self.unwritten() == 0,
+            _ => false,
+        }
+    }
+
+    fn failure(kind: crate::engine::Failure) -> Response<Vec<u8>> {
+        super::reply::failure_response(kind)
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("phase", &self.phase)
+            .field("input", &self.input.len())
+            .field("unwritten", &self.unwritten())
+            .field("read_closed", &self.read_closed)
+            .finish_non_exhaustive()
+    }
+}
