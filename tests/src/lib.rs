@@ -7,7 +7,7 @@
 //! the test harness's threads do not see each other's allocations.
 //!
 //! [`wire`] talks to servers over raw sockets for the HTTP tests; [`gokit`]
-//! builds and runs the Go kit peers.
+//! builds and runs the Go kit peers; [`proc`] reads threads' CPU time.
 //!
 //! ```
 //! use synkit_tests::{allocations_during, assert_no_alloc};
@@ -18,6 +18,7 @@
 
 mod alloc_counter;
 pub mod gokit;
+pub mod proc;
 pub mod wire;
 
 pub use alloc_counter::{

@@ -1,0 +1,110 @@
+//! The event loop waits, rather than spins, whatever state its connections
+//! are held in. Alone in its test binary: it measures the CPU time of the
+//! process's event loop threads, which other tests' servers would add to.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use synkit_tests::proc::threads_cpu_time;
+use synkit_tests::wire::exchange;
+use synkit_transports::http::Response;
+use synkit_transports::http::server::{Server, ServerConfig, service_fn};
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// A normal client gets a normal answer, quickly.
+fn assert_served(addr: SocketAddr, why: &str) {
+    let start = Instant::now();
+    let got = exchange(
+        addr,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    );
+    assert_eq!(got.statuses(), [200], "{why}: {}", got.text());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{why}: slow answer"
+    );
+}
+
+/// A connection held in each state where the loop must wait, not read or
+/// write: the loop thread's CPU time stays near zero while another client
+/// is served.
+#[test]
+fn paused_connections_cost_the_event_loop_nothing() {
+    let release = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(Barrier::new(2));
+    let (r, s) = (Arc::clone(&release), Arc::clone(&started));
+    let blocking = service_fn(move |_cx, req| {
+        if req.uri().path() == "/block" {
+            s.wait();
+            while !r.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Response::new(vec![b'x'; 4096])
+    });
+    let config = ServerConfig {
+        workers: 2,
+        event_loops: 1,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config).bind("127.0.0.1:0", blocking).unwrap();
+    let addr = server.local_addr();
+
+    // 1. A request with a worker, and a flood of pipelined requests behind
+    //    it: the server reads a bounded amount and then waits.
+    let mut flooding = TcpStream::connect(addr).unwrap();
+    flooding
+        .write_all(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    started.wait();
+    flooding.set_nonblocking(true).unwrap();
+    let backlog = HEALTH.repeat(20_000);
+    let mut sent = 0;
+    while let Ok(n) = flooding.write(&backlog[sent..]) {
+        sent += n;
+        if sent == backlog.len() {
+            break;
+        }
+    }
+    // 2. A client that pipelines requests for big answers and never reads.
+    let mut deaf = TcpStream::connect(addr).unwrap();
+    deaf.set_nonblocking(true).unwrap();
+    let mut sent = 0;
+    let wire = HEALTH.repeat(5_000);
+    while let Ok(n) = deaf.write(&wire[sent..]) {
+        sent += n;
+        if sent == wire.len() {
+            break;
+        }
+    }
+    // 3. Half a head, and 4. a head with half its body.
+    let mut half_head = TcpStream::connect(addr).unwrap();
+    half_head.write_all(b"GET /health HTTP/1.1\r\nHo").unwrap();
+    let mut half_body = TcpStream::connect(addr).unwrap();
+    half_body
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let before = threads_cpu_time("synkit-http-loop");
+    for _ in 0..20 {
+        assert_served(addr, "beside paused connections");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = threads_cpu_time("synkit-http-loop") - before;
+    assert!(
+        spent < Duration::from_millis(250),
+        "the event loop used {spent:?} of CPU in a second of waiting"
+    );
+
+    release.store(true, Ordering::Release);
+    drop((flooding, deaf, half_head, half_body));
+    let stop = Instant::now();
+    server.shutdown(Duration::from_secs(2));
+    assert!(stop.elapsed() < Duration::from_secs(4), "shutdown ends");
+}
