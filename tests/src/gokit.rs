@@ -139,8 +139,25 @@ impl Drop for GoServer {
 ///
 /// If the client cannot be built or run.
 pub fn kitcli(base: SocketAddr, method: &str, body: &str) -> serde_json::Value {
+    kitcli_with("POST", base, method, body)
+}
+
+/// As [`kitcli`], with the request sent with HTTP method `http_method`
+/// (Go kit's stringsvc3 proxies with `GET` and a JSON body).
+///
+/// # Panics
+///
+/// As [`kitcli`].
+pub fn kitcli_with(
+    http_method: &str,
+    base: SocketAddr,
+    method: &str,
+    body: &str,
+) -> serde_json::Value {
     let out = Command::new(binary("kitcli"))
         .args([
+            "-http-method",
+            http_method,
             "-url",
             &format!("http://{base}"),
             "-method",

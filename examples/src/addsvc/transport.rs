@@ -1,18 +1,21 @@
 //! The add service over HTTP in Go kit's addsvc wire format:
 //!
-//! - `POST /sum` `{"a":1,"b":2}` → `{"v":3}`;
-//! - `POST /concat` `{"a":"1","b":"2"}` → `{"v":"12"}`;
+//! - `/sum` `{"a":1,"b":2}` → `{"v":3}`;
+//! - `/concat` `{"a":"1","b":"2"}` → `{"v":"12"}`;
 //! - a business error → 400 with `{"error":"integer overflow"}` (Go kit's
-//!   `errorEncoder`); field names are matched as Go matches them, so
-//!   `{"A":1,"B":2}` works too.
+//!   `errorEncoder`).
+//!
+//! As in Go kit's addsvc, any method is served (`http.Handle`) and requests
+//! are decoded as Go's `encoding/json` decodes them ([`decode_go_json`]):
+//! `{"A":1,"B":2}` works too, and a missing field is zero.
 
 use serde::{Deserialize, Serialize};
 use synkit_core::endpoint::endpoint_fn;
 use synkit_core::{Context, Endpoint};
+use synkit_transports::http::StatusCode;
 use synkit_transports::http::server::{
-    ErrorResponse, Handler, Router, decode_json, encode_json, go_json,
+    ErrorResponse, Handler, Router, decode_go_json, encode_json, go_json,
 };
-use synkit_transports::http::{Method, StatusCode};
 
 use super::{AddError, AddService};
 
@@ -20,10 +23,8 @@ use super::{AddError, AddService};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SumRequest {
     /// First addend.
-    #[serde(alias = "A")]
     pub a: i64,
     /// Second addend.
-    #[serde(alias = "B")]
     pub b: i64,
 }
 
@@ -31,10 +32,8 @@ pub struct SumRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConcatRequest {
     /// First part.
-    #[serde(alias = "A")]
     pub a: String,
     /// Second part.
-    #[serde(alias = "B")]
     pub b: String,
 }
 
@@ -84,21 +83,19 @@ pub fn concat_endpoint<S: AddService>(
 /// The whole HTTP service.
 pub fn router<S: AddService + Clone + Send + Sync + 'static>(svc: S) -> Router {
     Router::new()
-        .route(
-            Method::POST,
+        .any(
             "/sum",
             Handler::new(
                 sum_endpoint(svc.clone()),
-                decode_json::<SumRequest>,
+                decode_go_json::<SumRequest>,
                 encode_json,
             ),
         )
-        .route(
-            Method::POST,
+        .any(
             "/concat",
             Handler::new(
                 concat_endpoint(svc),
-                decode_json::<ConcatRequest>,
+                decode_go_json::<ConcatRequest>,
                 encode_json,
             ),
         )
@@ -106,6 +103,7 @@ pub fn router<S: AddService + Clone + Send + Sync + 'static>(svc: S) -> Router {
 
 #[cfg(test)]
 mod tests {
+    use synkit_transports::http::Method;
     use synkit_transports::http::Request;
     use synkit_transports::http::server::Service;
 

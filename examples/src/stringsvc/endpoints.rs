@@ -31,7 +31,7 @@ pub struct CountRequest {
 /// Output of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct CountResponse {
-    /// How many characters the string has.
+    /// The string's length in UTF-8 bytes (Go's `len`).
     pub v: usize,
 }
 

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod endpoints;
+pub mod gocase;
 pub mod logging;
 pub mod proxy;
 pub mod transport;
@@ -33,11 +34,14 @@ use synkit_core::Error;
 pub trait StringService {
     /// `s` in upper case; [`StringError::Empty`] for the empty string.
     fn uppercase(&self, s: &str) -> Result<String, StringError>;
-    /// The number of characters (Unicode scalar values) in `s`.
+    /// The length of `s`.
     fn count(&self, s: &str) -> usize;
 }
 
-/// The plain implementation of [`StringService`].
+/// The plain implementation of [`StringService`], with Go kit's results:
+/// `uppercase` maps each character as Go's `strings.ToUpper` does
+/// ([`gocase`]: `straße` → `STRAßE`), and `count` is Go's `len(s)`, the
+/// length in UTF-8 bytes (`"😀"` counts 4).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Strings;
 
@@ -46,11 +50,11 @@ impl StringService for Strings {
         if s.is_empty() {
             return Err(StringError::Empty);
         }
-        Ok(s.to_uppercase())
+        Ok(gocase::go_to_upper(s))
     }
 
     fn count(&self, s: &str) -> usize {
-        s.chars().count()
+        s.len()
     }
 }
 
@@ -106,9 +110,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uppercases_and_counts_characters_not_bytes() {
+    fn uppercases_and_counts_as_go_kit_does() {
         assert_eq!(Strings.uppercase("héllo"), Ok("HÉLLO".to_string()));
-        assert_eq!(Strings.count("héllo"), 5);
+        assert_eq!(Strings.uppercase("straße"), Ok("STRAßE".to_string()));
+        assert_eq!(Strings.count("héllo"), 6, "bytes, as Go's len");
+        assert_eq!(Strings.count("😀"), 4);
         assert_eq!(Strings.count(""), 0);
     }
 

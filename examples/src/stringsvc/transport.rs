@@ -1,19 +1,26 @@
 //! The string service over HTTP, in Go kit's stringsvc wire format:
 //!
-//! - `POST /uppercase` `{"s":"hello"}` → `{"v":"HELLO"}`; the empty string →
+//! - `/uppercase` `{"s":"hello"}` → `{"v":"HELLO"}`; the empty string →
 //!   `{"v":"","err":"empty string"}` (status 200: as in Go kit, a business
 //!   error travels in the response);
-//! - `POST /count` `{"s":"abc"}` → `{"v":3}`;
-//! - `GET /health` → `{"status":"ok"}`.
+//! - `/count` `{"s":"abc"}` → `{"v":3}`;
+//! - `GET /health` → `{"status":"ok"}` (synkit's addition).
 //!
-//! Malformed JSON is a 400 with a JSON error body; synkit's own error kinds
-//! answer with their statuses (429, 503, 504).
+//! As in Go kit's stringsvc, `/uppercase` and `/count` answer any method
+//! (Go kit binds them with `http.Handle`; its stringsvc3 proxies with GET
+//! and a JSON body), and requests are decoded as Go's `encoding/json`
+//! decodes them ([`decode_go_json`]).
+//!
+//! Deliberately unlike Go kit: malformed JSON is a 400 with a JSON error
+//! body (Go kit's default error encoder answers 500 with Go's parser
+//! message as text), and synkit's own error kinds answer with their
+//! statuses (429, 503, 504).
 
 use serde::{Deserialize, Serialize};
 use synkit_core::endpoint::endpoint_fn;
 use synkit_core::{Context, Endpoint};
 use synkit_transports::http::server::{
-    ErrorResponse, Handler, Router, decode_json, encode_json, service_fn,
+    ErrorResponse, Handler, Router, decode_go_json, encode_json, service_fn,
 };
 use synkit_transports::http::{HeaderValue, Method, Response, StatusCode, header};
 
@@ -71,12 +78,12 @@ pub fn uppercase_reply_endpoint<S: StringService>(
 pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Router {
     let uppercase = Handler::new(
         uppercase_reply_endpoint(svc.clone()).with(Logging::new("uppercase")),
-        decode_json::<UppercaseRequest>,
+        decode_go_json::<UppercaseRequest>,
         encode_json,
     );
     let count = Handler::new(
         count_endpoint(svc).with(Logging::new("count")),
-        decode_json::<CountRequest>,
+        decode_go_json::<CountRequest>,
         encode_json,
     );
     let health = service_fn(|_cx, _req| {
@@ -88,8 +95,8 @@ pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Route
         resp
     });
     Router::new()
-        .route(Method::POST, "/uppercase", uppercase)
-        .route(Method::POST, "/count", count)
+        .any("/uppercase", uppercase)
+        .any("/count", count)
         .route(Method::GET, "/health", health)
 }
 

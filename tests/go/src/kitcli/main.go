@@ -26,6 +26,7 @@ func main() {
 	base := flag.String("url", "http://127.0.0.1:8080", "the service's base URL")
 	method := flag.String("method", "uppercase", "uppercase, count, sum or concat")
 	body := flag.String("body", "{}", "the request, as JSON")
+	httpMethod := flag.String("http-method", "POST", "the HTTP method (Go kit's stringsvc3 proxies with GET)")
 	flag.Parse()
 
 	target, err := url.Parse(*base + "/" + *method)
@@ -43,7 +44,7 @@ func main() {
 		}
 		return outcome{Status: r.StatusCode, Body: json.RawMessage(bytes.TrimSpace(raw))}, nil
 	}
-	call := httptransport.NewClient("POST", target, httptransport.EncodeJSONRequest, decode).Endpoint()
+	call := httptransport.NewClient(*httpMethod, target, httptransport.EncodeJSONRequest, decode).Endpoint()
 	response, err := call(context.Background(), request)
 	if err != nil {
 		fail(err)

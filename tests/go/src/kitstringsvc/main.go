@@ -1,5 +1,9 @@
-// Command kitstringsvc is Go kit's stringsvc1, served by Go kit itself: the
-// reference peer synkit's stringsvc must agree with byte for byte.
+// Command kitstringsvc is Go kit's stringsvc1 (examples/stringsvc1 of Go
+// kit 0.10), served by Go kit itself: the reference peer synkit's stringsvc
+// must agree with byte for byte. Its behaviour is that example's, line for
+// line: strings.ToUpper, Count as len(s) (bytes), json.NewDecoder(...).Decode,
+// Go kit's default error encoder, and http.Handle (any method). The only
+// addition is the -listen flag, so tests can pick a free port.
 package main
 
 import (
@@ -55,7 +59,7 @@ func makeUppercaseEndpoint() endpoint.Endpoint {
 func makeCountEndpoint() endpoint.Endpoint {
 	return func(_ context.Context, request interface{}) (interface{}, error) {
 		req := request.(countRequest)
-		return countResponse{len([]rune(req.S))}, nil
+		return countResponse{len(req.S)}, nil
 	}
 }
 

@@ -49,7 +49,7 @@ use crate::engine::{self, EngineConfig, Handle, Running};
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
 pub use handler::{Handler, request};
-pub use json::{decode_json, encode_json, go_json};
+pub use json::{decode_go_json, decode_json, encode_json, go_json};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
 

@@ -177,7 +177,10 @@ fn percent_decode(path: &str) -> Option<Cow<'_, str>> {
 impl Service for Router {
     fn serve(&self, cx: &Context<'_>, req: Request<Vec<u8>>) -> Response<Vec<u8>> {
         let Some(path) = percent_decode(req.uri().path()) else {
-            return error_response(StatusCode::BAD_REQUEST, "malformed percent-escape in the path");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "malformed percent-escape in the path",
+            );
         };
         let Ok(found) = self.paths.at(&path) else {
             return error_response(StatusCode::NOT_FOUND, "not found");
@@ -235,7 +238,10 @@ mod tests {
 
     #[test]
     fn percent_escapes_decode_and_malformed_ones_are_refused() {
-        assert!(matches!(percent_decode("/count"), Some(Cow::Borrowed("/count"))));
+        assert!(matches!(
+            percent_decode("/count"),
+            Some(Cow::Borrowed("/count"))
+        ));
         assert_eq!(percent_decode("/%63ount").as_deref(), Some("/count"));
         assert_eq!(percent_decode("/a%20b%2Fc").as_deref(), Some("/a b/c"));
         assert_eq!(percent_decode("/%C3%A9").as_deref(), Some("/é"));

@@ -5,6 +5,8 @@ use synkit_core::Context;
 
 use super::{DecodeError, EncodeError};
 
+mod go;
+
 /// Decodes a JSON request body into `T`: a decode function for a
 /// [`Handler`](super::Handler). Malformed JSON, or JSON of the wrong shape,
 /// is a 400 with a JSON body saying what was wrong.
@@ -32,6 +34,37 @@ pub fn decode_json<T: DeserializeOwned>(
         .map_err(|e| DecodeError::bad_request(format!("invalid JSON: {e}")))
 }
 
+/// Decodes a JSON request body into `T` exactly as a Go kit service's
+/// `json.NewDecoder(r.Body).Decode(&request)` would: a decode function for
+/// a [`Handler`](super::Handler) that must read what Go reads.
+///
+/// Where [`decode_json`] is strict, this follows Go's `encoding/json`:
+/// object keys match fields case-insensitively (Unicode simple folding),
+/// the last of duplicate keys wins, missing and `null` fields keep their
+/// zero value (no `#[serde(default)]` needed), only the first JSON value
+/// is read and anything after it ignored, and invalid UTF-8 becomes
+/// U+FFFD. Malformed JSON or a value of the wrong type is still a 400 with
+/// a JSON body.
+///
+/// ```
+/// use synkit_core::Context;
+/// use synkit_transports::http::Request;
+/// use synkit_transports::http::server::decode_go_json;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Sum { a: i64, b: i64 }
+///
+/// let req = Request::new(br#"{"A":1} trailing"#.to_vec());
+/// let sum: Sum = decode_go_json(&Context::background(), &req).unwrap();
+/// assert_eq!((sum.a, sum.b), (1, 0));
+/// ```
+pub fn decode_go_json<T: DeserializeOwned>(
+    _cx: &Context<'_>,
+    req: &Request<Vec<u8>>,
+) -> Result<T, DecodeError> {
+    go::from_slice(req.body()).map_err(|e| DecodeError::bad_request(format!("invalid JSON: {e}")))
+}
+
 /// Encodes `resp` as a JSON response the way Go kit's `EncodeJSONResponse`
 /// does: `Content-Type: application/json; charset=utf-8`, the body ending
 /// in a newline, and `<`, `>`, `&` escaped as Go's `encoding/json` escapes
@@ -50,12 +83,17 @@ pub fn encode_json<T: Serialize>(
     Ok(out)
 }
 
-/// `value` as JSON with Go's HTML-safe escaping: `<`, `>`, `&`, U+2028 and
-/// U+2029 become `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`, as
-/// Go's `encoding/json` writes them and `serde_json` does not.
+/// `value` as JSON escaped as Go's `encoding/json` escapes it, where
+/// `serde_json` does not: `<`, `>`, `&`, U+2028 and U+2029 become
+/// `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029` (Go's HTML-safe
+/// escaping), and backspace and form feed `\u0008` and `\u000c` (Go has
+/// no short forms for them).
 pub fn go_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
     let raw = serde_json::to_vec(value).map_err(|e| EncodeError(e.to_string()))?;
-    if !raw.iter().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xe2)) {
+    if !raw
+        .iter()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\\' | 0xe2))
+    {
         return Ok(raw);
     }
     // These bytes can only occur inside strings in serde_json's output, so
@@ -67,6 +105,17 @@ pub fn go_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
             b'<' => out.extend_from_slice(b"\\u003c"),
             b'>' => out.extend_from_slice(b"\\u003e"),
             b'&' => out.extend_from_slice(b"\\u0026"),
+            // An escape: copied whole, so `\\b` (an escaped backslash, then
+            // b) is never read as `\b`.
+            b'\\' => {
+                match raw.get(i + 1) {
+                    Some(b'b') => out.extend_from_slice(b"\\u0008"),
+                    Some(b'f') => out.extend_from_slice(b"\\u000c"),
+                    Some(&next) => out.extend_from_slice(&[b'\\', next]),
+                    None => out.push(b'\\'),
+                }
+                i += 1;
+            }
             0xe2 if raw.get(i + 1) == Some(&0x80)
                 && matches!(raw.get(i + 2), Some(0xa8 | 0xa9)) =>
             {
@@ -94,6 +143,15 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"v":"\u003cB\u003e\u0026\u2028é"}"#
+        );
+    }
+
+    #[test]
+    fn escapes_control_characters_like_go() {
+        let out = go_json(&serde_json::json!({"v": "a\u{8}b\u{c}c\n\t\\b\\f\u{1f}"})).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"v":"a\u0008b\u000cc\n\t\\b\\f\u001f"}"#
         );
     }
 
