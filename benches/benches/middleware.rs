@@ -10,14 +10,14 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use criterion::{Bencher, Criterion, criterion_group, criterion_main};
 use synkit_core::breaker::{
-    BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, RollingWindow, Settings,
+    BreakerLayer, CircuitBreaker, ConsecutiveFailures, RollingWindow, Settings,
 };
-use synkit_core::cache::{CacheMiddleware, Lru, SharedLru};
+use synkit_core::bulkhead::{Bulkhead, ConcurrencyLimitLayer};
+use synkit_core::cache::{CacheLayer, Lru, SharedLru};
 use synkit_core::endpoint::{Chain, Endpoint, endpoint_fn};
-use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
-use synkit_core::ratelimit::{ErroringLimiter, KeyedTokenBucket, Rate, TokenBucket};
+use synkit_core::ratelimit::{ErroringLimiterLayer, KeyedTokenBucket, Rate, TokenBucket};
 use synkit_core::time::{Clock, Duration, SystemClock, TscClock};
-use synkit_core::timeout::Timeout;
+use synkit_core::timeout::TimeoutLayer;
 use synkit_core::{Context, Error};
 
 /// A bucket that never runs dry: the admitting path, every call.
@@ -83,22 +83,22 @@ fn layers(c: &mut Criterion) {
     );
 
     let bare = add();
-    let limited = add().with(ErroringLimiter::new(&bucket));
-    let broken = add().with(BreakerMiddleware::new(&consecutive));
-    let windowed = add().with(BreakerMiddleware::new(&window));
-    let bulkheaded = add().with(ConcurrencyLimit::new(&bulkhead));
-    let timed = add().with(Timeout::new(Duration::from_secs(1)));
-    let cached = add().with(CacheMiddleware::new(&cache, |n: &u64| Some(*n)));
-    let stack = Chain::new(ErroringLimiter::new(&bucket))
-        .then(BreakerMiddleware::new(&consecutive))
-        .then(ConcurrencyLimit::new(&bulkhead))
-        .then(CacheMiddleware::new(&cache, |n: &u64| Some(*n)))
+    let limited = add().with(ErroringLimiterLayer::new(&bucket));
+    let broken = add().with(BreakerLayer::new(&consecutive));
+    let windowed = add().with(BreakerLayer::new(&window));
+    let bulkheaded = add().with(ConcurrencyLimitLayer::new(&bulkhead));
+    let timed = add().with(TimeoutLayer::new(Duration::from_secs(1)));
+    let cached = add().with(CacheLayer::new(&cache, |n: &u64| Some(*n)));
+    let stack = Chain::new(ErroringLimiterLayer::new(&bucket))
+        .then(BreakerLayer::new(&consecutive))
+        .then(ConcurrencyLimitLayer::new(&bulkhead))
+        .then(CacheLayer::new(&cache, |n: &u64| Some(*n)))
         .wrap(add());
-    let sys_limited = add().with(ErroringLimiter::new(&sys_bucket));
-    let sys_stack = Chain::new(ErroringLimiter::new(&sys_bucket))
-        .then(BreakerMiddleware::new(&sys_breaker))
-        .then(ConcurrencyLimit::new(&bulkhead))
-        .then(CacheMiddleware::new(&cache, |n: &u64| Some(*n)))
+    let sys_limited = add().with(ErroringLimiterLayer::new(&sys_bucket));
+    let sys_stack = Chain::new(ErroringLimiterLayer::new(&sys_bucket))
+        .then(BreakerLayer::new(&sys_breaker))
+        .then(ConcurrencyLimitLayer::new(&bulkhead))
+        .then(CacheLayer::new(&cache, |n: &u64| Some(*n)))
         .wrap(add());
 
     let mut g = c.benchmark_group("layers");
@@ -182,7 +182,7 @@ fn token_bucket(c: &mut Criterion) {
 
 fn breaker(c: &mut Criterion) {
     let ours = CircuitBreaker::new(ConsecutiveFailures::new(5), Settings::default(), TscClock);
-    let guarded = add().with(BreakerMiddleware::new(&ours));
+    let guarded = add().with(BreakerLayer::new(&ours));
     let theirs = failsafe::Config::new().build();
     let cx = Context::new(&TscClock);
     let mut g = c.benchmark_group("breaker");

@@ -35,25 +35,16 @@
 //!
 //! # On the wire
 //!
-//! Each kind has the HTTP status a server transport answers with
-//! ([`Error::http_status`]):
-//!
-//! | kind | status | why |
-//! |---|---|---|
-//! | [`RateLimited`](Error::RateLimited) | 429 Too Many Requests | the caller should slow down |
-//! | [`CircuitOpen`](Error::CircuitOpen) | 503 Service Unavailable | a dependency is failing; try later |
-//! | [`Overloaded`](Error::Overloaded) | 503 Service Unavailable | no capacity now; try later or elsewhere |
-//! | [`Unavailable`](Error::Unavailable) | 503 Service Unavailable | nothing could serve the call |
-//! | [`DeadlineExceeded`](Error::DeadlineExceeded) | 504 Gateway Timeout | the time the caller allowed ran out |
-//! | [`Cancelled`](Error::Cancelled) | 499 Client Closed Request | the caller went away (nginx's code; never reaches that caller) |
+//! The core knows no protocol: how each kind travels (an HTTP status, a
+//! gRPC code) is the transports' business, each in one table
+//! (`synkit_transports::http::status` for HTTP).
 
 use core::fmt;
 
 /// Why synkit's middleware refused or abandoned a call.
 ///
 /// See the [module documentation](self) for how your own error type carries
-/// it and how each kind maps to an HTTP status. New kinds may be added, so
-/// matches need a wildcard arm.
+/// it. New kinds may be added, so matches need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
@@ -74,21 +65,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status code a server answers with for this kind; see the
-    /// [module documentation](self) for the table.
-    ///
-    /// ```
-    /// assert_eq!(synkit_core::Error::RateLimited.http_status(), 429);
-    /// ```
-    pub const fn http_status(self) -> u16 {
-        match self {
-            Error::RateLimited => 429,
-            Error::CircuitOpen | Error::Overloaded | Error::Unavailable => 503,
-            Error::DeadlineExceeded => 504,
-            Error::Cancelled => 499,
-        }
-    }
-
     /// Whether trying again — later, or on another instance — may succeed.
     ///
     /// True for the kinds that describe a momentary lack of capacity
@@ -122,16 +98,6 @@ mod tests {
     use super::*;
     use alloc::boxed::Box;
     use alloc::string::ToString;
-
-    #[test]
-    fn statuses_follow_the_documented_table() {
-        assert_eq!(Error::RateLimited.http_status(), 429);
-        assert_eq!(Error::CircuitOpen.http_status(), 503);
-        assert_eq!(Error::Overloaded.http_status(), 503);
-        assert_eq!(Error::Unavailable.http_status(), 503);
-        assert_eq!(Error::DeadlineExceeded.http_status(), 504);
-        assert_eq!(Error::Cancelled.http_status(), 499);
-    }
 
     #[test]
     fn only_capacity_errors_are_retryable() {

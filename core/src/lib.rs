@@ -19,8 +19,14 @@
 //! | [`ratelimit`] | lock-free token buckets (one, or one per key) with erroring and delaying limiters |
 //! | [`breaker`] | circuit breakers with gobreaker's, Hystrix's and handy's trip policies |
 //! | [`cache`] | a fixed-capacity, sharded LRU and the cache middleware (`alloc`) |
-//! | [`limit`] | bulkheads: a cap on calls in flight, shedding or waiting |
+//! | [`bulkhead`] | bulkheads: a cap on calls in flight, shedding or waiting |
 //! | [`timeout`] | a deadline for the layers below |
+//!
+//! Every middleware is two types, named as tower names them: the *layer*
+//! (`ErroringLimiterLayer`, `BreakerLayer`, `CacheLayer`,
+//! `ConcurrencyLimitLayer`, `TimeoutLayer`: the configured middleware, a
+//! [`Middleware`] that wraps endpoints) and the *endpoint it makes*
+//! (`ErroringLimiter<E, B>`, `Breaker<E, B, K>`, …, named for what it does).
 //!
 //! This crate is `#![no_std]` and allocates nothing to call an endpoint,
 //! derive a context or compose middleware. Transports (HTTP, …) live in
@@ -96,13 +102,13 @@ extern crate alloc;
 extern crate std;
 
 pub mod breaker;
+pub mod bulkhead;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod cache;
 pub mod context;
 pub mod endpoint;
 pub mod error;
-pub mod limit;
 pub mod ratelimit;
 mod sync;
 pub mod time;

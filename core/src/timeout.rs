@@ -1,4 +1,4 @@
-//! [`Timeout`]: give the endpoint below at most so long.
+//! [`TimeoutLayer`]: give the endpoint below at most so long.
 //!
 //! The wrapped endpoint sees a child context whose deadline is the earlier
 //! of the caller's and now plus the timeout, so everything below — a rate
@@ -11,12 +11,12 @@
 //! ```
 //! use synkit_core::endpoint::{Endpoint, endpoint_fn};
 //! use synkit_core::time::{Duration, ManualClock};
-//! use synkit_core::timeout::Timeout;
+//! use synkit_core::timeout::TimeoutLayer;
 //! use synkit_core::{Context, Error};
 //!
 //! let clock = ManualClock::new();
 //! let remaining = endpoint_fn(|cx: &Context<'_>, (): ()| Ok::<_, Error>(cx.remaining()))
-//!     .with(Timeout::new(Duration::from_millis(200)));
+//!     .with(TimeoutLayer::new(Duration::from_millis(200)));
 //!
 //! let root = Context::new(&clock);
 //! assert_eq!(remaining.call(&root, ()), Ok(Some(Duration::from_millis(200))));
@@ -29,36 +29,36 @@ use crate::{Context, Endpoint, Error, Middleware};
 
 /// Tightens the context's deadline to at most `timeout` from the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeout {
+pub struct TimeoutLayer {
     timeout: Duration,
 }
 
-impl Timeout {
+impl TimeoutLayer {
     /// Calls get at most `timeout`.
-    pub const fn new(timeout: Duration) -> Timeout {
-        Timeout { timeout }
+    pub const fn new(timeout: Duration) -> TimeoutLayer {
+        TimeoutLayer { timeout }
     }
 }
 
-/// An endpoint wrapped by [`Timeout`].
+/// An endpoint wrapped by [`TimeoutLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct TimeoutEndpoint<E> {
+pub struct Timeout<E> {
     inner: E,
     timeout: Duration,
 }
 
-impl<E> Middleware<E> for Timeout {
-    type Endpoint = TimeoutEndpoint<E>;
+impl<E> Middleware<E> for TimeoutLayer {
+    type Endpoint = Timeout<E>;
 
-    fn wrap(&self, inner: E) -> TimeoutEndpoint<E> {
-        TimeoutEndpoint {
+    fn wrap(&self, inner: E) -> Timeout<E> {
+        Timeout {
             inner,
             timeout: self.timeout,
         }
     }
 }
 
-impl<Req, E> Endpoint<Req> for TimeoutEndpoint<E>
+impl<Req, E> Endpoint<Req> for Timeout<E>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,
@@ -91,7 +91,7 @@ mod tests {
             calls.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             Ok::<_, Error>(())
         })
-        .with(Timeout::new(Duration::from_secs(1)));
+        .with(TimeoutLayer::new(Duration::from_secs(1)));
         let root = Context::new(&clock);
         let cx = root.with_timeout(Duration::from_millis(10));
         clock.advance(Duration::from_millis(10));
@@ -103,7 +103,7 @@ mod tests {
     fn a_zero_timeout_never_calls_through() {
         let clock = ManualClock::new();
         let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(()))
-            .with(Timeout::new(Duration::ZERO));
+            .with(TimeoutLayer::new(Duration::ZERO));
         assert_eq!(
             ep.call(&Context::new(&clock), ()),
             Err(Error::DeadlineExceeded)
@@ -117,7 +117,7 @@ mod tests {
             clock.advance(step);
             cx.check()
         })
-        .with(Timeout::new(Duration::from_millis(100)));
+        .with(TimeoutLayer::new(Duration::from_millis(100)));
         let cx = Context::new(&clock);
         assert_eq!(ep.call(&cx, Duration::from_millis(99)), Ok(()));
         assert_eq!(

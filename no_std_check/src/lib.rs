@@ -13,14 +13,12 @@ extern crate alloc;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use synkit_core::breaker::{
-    BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, Settings, State,
-};
+use synkit_core::breaker::{BreakerLayer, CircuitBreaker, ConsecutiveFailures, Settings, State};
+use synkit_core::bulkhead::{Bulkhead, ConcurrencyLimitLayer};
 use synkit_core::endpoint::{Chain, Endpoint, Middleware, endpoint_fn};
-use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
-use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
+use synkit_core::ratelimit::{ErroringLimiterLayer, Rate, TokenBucket};
 use synkit_core::time::{Duration, Instant, ManualClock};
-use synkit_core::timeout::Timeout;
+use synkit_core::timeout::TimeoutLayer;
 use synkit_core::{CancelToken, Context, Error};
 
 /// A failed check: which one, in words.
@@ -73,7 +71,7 @@ pub fn run() -> Result<(), Failure> {
             .ok_or(Error::Unavailable)
     });
     let ep = Chain::new(Counting(&calls))
-        .then(Timeout::new(Duration::from_millis(10)))
+        .then(TimeoutLayer::new(Duration::from_millis(10)))
         .wrap(&add);
 
     let root = Context::new(&clock);
@@ -109,15 +107,15 @@ pub fn run() -> Result<(), Failure> {
     )?;
 
     let method_form = add
-        .with(Timeout::new(Duration::from_secs(1)))
+        .with(TimeoutLayer::new(Duration::from_secs(1)))
         .with(Counting(&calls));
     ensure(
         method_form.call(&scoped, (1, 2)) == Ok(103),
         "the method form of composition",
     )?;
     ensure(
-        Error::RateLimited.http_status() == 429,
-        "error kinds map to statuses",
+        Error::RateLimited.is_retryable() && !Error::Cancelled.is_retryable(),
+        "error kinds say whether a retry may help",
     )?;
 
     run_resilience()?;
@@ -140,9 +138,9 @@ fn run_resilience() -> Result<(), Failure> {
         &clock,
     );
     let bulkhead = Bulkhead::new(1);
-    let ep = Chain::new(ErroringLimiter::new(&bucket))
-        .then(BreakerMiddleware::new(&breaker))
-        .then(ConcurrencyLimit::new(&bulkhead))
+    let ep = Chain::new(ErroringLimiterLayer::new(&bucket))
+        .then(BreakerLayer::new(&breaker))
+        .then(ConcurrencyLimitLayer::new(&bulkhead))
         .wrap(endpoint_fn(|_: &Context<'_>, ok: bool| {
             if ok { Ok(()) } else { Err(Error::Unavailable) }
         }));

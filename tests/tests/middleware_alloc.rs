@@ -2,17 +2,18 @@
 //! call — on the success path and on every error path.
 
 use synkit_core::breaker::{
-    BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, CountsPolicy, FailureRate,
-    RollingWindow, Settings,
+    BreakerLayer, CircuitBreaker, ConsecutiveFailures, CountsPolicy, FailureRate, RollingWindow,
+    Settings,
 };
-use synkit_core::cache::{CacheMiddleware, SharedLru};
+use synkit_core::bulkhead::{Bulkhead, ConcurrencyLimitLayer};
+use synkit_core::cache::{CacheLayer, SharedLru};
 use synkit_core::endpoint::{Chain, Endpoint, endpoint_fn};
-use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
 use synkit_core::ratelimit::{
-    DelayingLimiter, ErroringLimiter, KeyedLimiter, KeyedTokenBucket, Rate, TokenBucket,
+    DelayingLimiterLayer, ErroringLimiterLayer, KeyedLimiterLayer, KeyedTokenBucket, Rate,
+    TokenBucket,
 };
 use synkit_core::time::{Duration, ManualClock, ManualSleep, SystemClock};
-use synkit_core::timeout::Timeout;
+use synkit_core::timeout::TimeoutLayer;
 use synkit_core::{Context, Error};
 use synkit_tests::assert_no_alloc;
 
@@ -31,7 +32,7 @@ fn evens_only() -> impl Endpoint<u64, Response = u64, Error = Error> + Clone {
 fn erroring_limiter_admitting_and_refusing() {
     let clock = ManualClock::new();
     let bucket = TokenBucket::new(Rate::per_second(1), 3, &clock);
-    let ep = evens_only().with(ErroringLimiter::new(&bucket));
+    let ep = evens_only().with(ErroringLimiterLayer::new(&bucket));
     let cx = Context::new(&clock);
     assert_no_alloc(|| {
         for _ in 0..3 {
@@ -45,7 +46,7 @@ fn erroring_limiter_admitting_and_refusing() {
 fn keyed_limiter_admitting_refusing_and_evicting() {
     let clock = ManualClock::new();
     let buckets = KeyedTokenBucket::new(Rate::per_second(1), 1, 4, &clock);
-    let ep = evens_only().with(KeyedLimiter::new(&buckets, |n: &u64| *n % 100));
+    let ep = evens_only().with(KeyedLimiterLayer::new(&buckets, |n: &u64| *n % 100));
     let cx = Context::new(&clock);
     assert_no_alloc(|| {
         assert_eq!(ep.call(&cx, 2), Ok(1));
@@ -60,7 +61,7 @@ fn keyed_limiter_admitting_refusing_and_evicting() {
 fn delaying_limiter_waiting_and_giving_up() {
     let clock = ManualClock::new();
     let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
-    let ep = evens_only().with(DelayingLimiter::new(&bucket, ManualSleep(&clock)));
+    let ep = evens_only().with(DelayingLimiterLayer::new(&bucket, ManualSleep(&clock)));
     let root = Context::new(&clock);
     let hurried = root.with_timeout(Duration::from_millis(1));
     assert_no_alloc(|| {
@@ -108,10 +109,10 @@ fn every_breaker_policy_closed_open_and_half_open() {
     let ewma = CircuitBreaker::new(FailureRate::new(0.5, 2, 2), settings, &clock);
     let cx = Context::new(&clock);
 
-    let a = evens_only().with(BreakerMiddleware::new(&consecutive));
-    let b = evens_only().with(BreakerMiddleware::new(&counts));
-    let c = evens_only().with(BreakerMiddleware::new(&window));
-    let d = evens_only().with(BreakerMiddleware::new(&ewma));
+    let a = evens_only().with(BreakerLayer::new(&consecutive));
+    let b = evens_only().with(BreakerLayer::new(&counts));
+    let c = evens_only().with(BreakerLayer::new(&window));
+    let d = evens_only().with(BreakerLayer::new(&ewma));
     assert_no_alloc(|| {
         exercise(&a, &cx, &clock);
         exercise(&b, &cx, &clock);
@@ -123,7 +124,7 @@ fn every_breaker_policy_closed_open_and_half_open() {
 #[test]
 fn bulkhead_admitting_and_shedding() {
     let bulkhead = Bulkhead::new(1);
-    let ep = evens_only().with(ConcurrencyLimit::new(&bulkhead));
+    let ep = evens_only().with(ConcurrencyLimitLayer::new(&bulkhead));
     let cx = Context::background();
     assert_no_alloc(|| {
         assert_eq!(ep.call(&cx, 8), Ok(4));
@@ -136,7 +137,7 @@ fn bulkhead_admitting_and_shedding() {
 #[test]
 fn timeout_passing_and_refusing() {
     let clock = ManualClock::new();
-    let ep = evens_only().with(Timeout::new(Duration::from_millis(5)));
+    let ep = evens_only().with(TimeoutLayer::new(Duration::from_millis(5)));
     let root = Context::new(&clock);
     let expired = root.with_timeout(Duration::ZERO);
     assert_no_alloc(|| {
@@ -148,7 +149,7 @@ fn timeout_passing_and_refusing() {
 #[test]
 fn cache_hits_misses_and_uncached_errors() {
     let cache = SharedLru::new(64, 4);
-    let ep = evens_only().with(CacheMiddleware::new(&cache, |n: &u64| Some(*n)));
+    let ep = evens_only().with(CacheLayer::new(&cache, |n: &u64| Some(*n)));
     let cx = Context::background();
     // Fill once outside the count: storage was allocated at construction,
     // but the first miss of each key is what fills it.
@@ -174,12 +175,10 @@ fn the_full_stack_on_every_path() {
     );
     let bulkhead = Bulkhead::new(8);
     let cache = SharedLru::new(256, 4);
-    let stack = Chain::new(ErroringLimiter::new(&bucket))
-        .then(BreakerMiddleware::new(&breaker))
-        .then(ConcurrencyLimit::new(&bulkhead))
-        .then(CacheMiddleware::new(&cache, |n: &u64| {
-            (*n < 1000).then_some(*n)
-        }));
+    let stack = Chain::new(ErroringLimiterLayer::new(&bucket))
+        .then(BreakerLayer::new(&breaker))
+        .then(ConcurrencyLimitLayer::new(&bulkhead))
+        .then(CacheLayer::new(&cache, |n: &u64| (*n < 1000).then_some(*n)));
     let ep = stack.wrap(evens_only());
     let cx = Context::background();
     let _ = cx.now(); // fix the system clock's epoch outside the count
@@ -197,8 +196,8 @@ fn the_full_stack_on_every_path() {
     });
 
     let starved = TokenBucket::new(Rate::per_second(1), 1, SystemClock);
-    let limited = Chain::new(ErroringLimiter::new(&starved))
-        .then(ConcurrencyLimit::new(&bulkhead))
+    let limited = Chain::new(ErroringLimiterLayer::new(&starved))
+        .then(ConcurrencyLimitLayer::new(&bulkhead))
         .wrap(evens_only());
     assert_no_alloc(|| {
         assert_eq!(limited.call(&cx, 2), Ok(1));

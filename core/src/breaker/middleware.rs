@@ -41,7 +41,7 @@ impl<E, F: Fn(&E) -> bool> Classify<E> for F {
 /// endpoint that panics counts as a failure.
 ///
 /// ```
-/// use synkit_core::breaker::{BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, Settings};
+/// use synkit_core::breaker::{BreakerLayer, CircuitBreaker, ConsecutiveFailures, Settings};
 /// use synkit_core::endpoint::{Endpoint, endpoint_fn};
 /// use synkit_core::time::ManualClock;
 /// use synkit_core::{Context, Error};
@@ -59,7 +59,7 @@ impl<E, F: Fn(&E) -> bool> Classify<E> for F {
 ///     1 => Err(FetchError::Down),
 ///     _ => Ok(key),
 /// })
-/// .with(BreakerMiddleware::new(&breaker).failure_if(|e: &FetchError| *e == FetchError::Down));
+/// .with(BreakerLayer::new(&breaker).failure_if(|e: &FetchError| *e == FetchError::Down));
 ///
 /// let cx = Context::new(&clock);
 /// assert_eq!(fetch.call(&cx, 0), Err(FetchError::NotFound)); // not a failure
@@ -68,46 +68,46 @@ impl<E, F: Fn(&E) -> bool> Classify<E> for F {
 /// assert_eq!(fetch.call(&cx, 2), Err(FetchError::Synkit(Error::CircuitOpen)));
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct BreakerMiddleware<B, K = AnyError> {
+pub struct BreakerLayer<B, K = AnyError> {
     breaker: B,
     classify: K,
 }
 
-impl<B> BreakerMiddleware<B> {
+impl<B> BreakerLayer<B> {
     /// Guards endpoints with `breaker`, counting every error as a failure.
-    pub const fn new(breaker: B) -> BreakerMiddleware<B> {
-        BreakerMiddleware {
+    pub const fn new(breaker: B) -> BreakerLayer<B> {
+        BreakerLayer {
             breaker,
             classify: AnyError,
         }
     }
 }
 
-impl<B, K> BreakerMiddleware<B, K> {
+impl<B, K> BreakerLayer<B, K> {
     /// Counts only the errors `classify` calls failures.
-    pub fn failure_if<K2>(self, classify: K2) -> BreakerMiddleware<B, K2> {
-        BreakerMiddleware {
+    pub fn failure_if<K2>(self, classify: K2) -> BreakerLayer<B, K2> {
+        BreakerLayer {
             breaker: self.breaker,
             classify,
         }
     }
 }
 
-/// An endpoint wrapped by [`BreakerMiddleware`].
+/// An endpoint wrapped by [`BreakerLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct BreakerEndpoint<E, B, K> {
+pub struct Breaker<E, B, K> {
     inner: E,
-    breaker: B,
+    circuit: B,
     classify: K,
 }
 
-impl<E, B: Clone, K: Clone> Middleware<E> for BreakerMiddleware<B, K> {
-    type Endpoint = BreakerEndpoint<E, B, K>;
+impl<E, B: Clone, K: Clone> Middleware<E> for BreakerLayer<B, K> {
+    type Endpoint = Breaker<E, B, K>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        BreakerEndpoint {
+        Breaker {
             inner,
-            breaker: self.breaker.clone(),
+            circuit: self.breaker.clone(),
             classify: self.classify.clone(),
         }
     }
@@ -136,7 +136,7 @@ impl<P: TripPolicy, C: Clock, O: Observer> Drop for Outcome<'_, P, C, O> {
     }
 }
 
-impl<Req, E, B, K, P, C, O> Endpoint<Req> for BreakerEndpoint<E, B, K>
+impl<Req, E, B, K, P, C, O> Endpoint<Req> for Breaker<E, B, K>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,
@@ -151,7 +151,7 @@ where
 
     #[inline]
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
-        let breaker: &CircuitBreaker<P, C, O> = &self.breaker;
+        let breaker: &CircuitBreaker<P, C, O> = &self.circuit;
         let outcome = Outcome {
             breaker,
             ticket: Some(breaker.allow()?),

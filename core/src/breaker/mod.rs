@@ -19,7 +19,7 @@
 //! state changes reach an [`Observer`].
 //!
 //! ```
-//! use synkit_core::breaker::{BreakerMiddleware, CircuitBreaker, RollingWindow, Settings, State};
+//! use synkit_core::breaker::{BreakerLayer, CircuitBreaker, RollingWindow, Settings, State};
 //! use synkit_core::endpoint::{Endpoint, endpoint_fn};
 //! use synkit_core::time::{Duration, ManualClock};
 //! use synkit_core::{Context, Error};
@@ -29,7 +29,7 @@
 //! let settings = Settings { open_timeout: Duration::from_secs(5), half_open_max: 1 };
 //! let breaker = CircuitBreaker::new(RollingWindow::new(Duration::from_secs(10), 4, 50), settings, &clock);
 //! let flaky = endpoint_fn(|_: &Context<'_>, ok: bool| if ok { Ok(()) } else { Err(Error::Unavailable) })
-//!     .with(BreakerMiddleware::new(&breaker));
+//!     .with(BreakerLayer::new(&breaker));
 //!
 //! let cx = Context::new(&clock);
 //! for ok in [true, false, true, false] {
@@ -46,7 +46,7 @@ mod state;
 mod window;
 
 pub use ewma::FailureRate;
-pub use middleware::{AnyError, BreakerEndpoint, BreakerMiddleware, Classify};
+pub use middleware::{AnyError, Breaker, BreakerLayer, Classify};
 pub use policy::{ConsecutiveFailures, Counts, CountsPolicy, TripPolicy};
 pub use state::{CircuitBreaker, NoObserver, Observer, Settings, State, Ticket};
 pub use window::RollingWindow;

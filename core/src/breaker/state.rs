@@ -122,7 +122,7 @@ pub struct Ticket {
 /// bookkeeping after. Results of calls admitted before a transition are
 /// ignored, as gobreaker ignores results from an older generation.
 ///
-/// Used as middleware through [`BreakerMiddleware`](super::BreakerMiddleware);
+/// Used as middleware through [`BreakerLayer`](super::BreakerLayer);
 /// usable directly with [`allow`](Self::allow) and [`record`](Self::record).
 ///
 /// ```

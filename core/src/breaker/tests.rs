@@ -51,7 +51,7 @@ fn an_open_circuit_refuses_without_calling_until_the_timeout() {
         calls.fetch_add(1, Ordering::Relaxed);
         if ok { Ok(()) } else { Err(Error::Unavailable) }
     })
-    .with(BreakerMiddleware::new(&b));
+    .with(BreakerLayer::new(&b));
     let cx = Context::new(&clock);
 
     assert_eq!(ep.call(&cx, false), Err(Error::Unavailable));
@@ -236,7 +236,7 @@ fn classified_errors_do_not_count_and_panics_do() {
         1 => Err(Error::RateLimited),
         _ => panic!("endpoint bug"),
     })
-    .with(BreakerMiddleware::new(&b).failure_if(|e: &Error| *e != Error::RateLimited));
+    .with(BreakerLayer::new(&b).failure_if(|e: &Error| *e != Error::RateLimited));
     let cx = Context::new(&clock);
     for _ in 0..5 {
         assert_eq!(ep.call(&cx, 1), Err(Error::RateLimited));

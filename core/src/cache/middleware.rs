@@ -49,7 +49,7 @@ impl<C: Clock> Expiry for Ttl<C> {
 /// responses, make the response type an `Arc` so a hit clones a pointer.
 ///
 /// ```
-/// use synkit_core::cache::{CacheMiddleware, SharedLru};
+/// use synkit_core::cache::{CacheLayer, SharedLru};
 /// use synkit_core::endpoint::{Endpoint, endpoint_fn};
 /// use synkit_core::{Context, Error};
 /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -60,7 +60,7 @@ impl<C: Clock> Expiry for Ttl<C> {
 ///     Ok::<_, Error>(n * n)
 /// });
 /// let cache = SharedLru::new(100, 4);
-/// let cached = square.with(CacheMiddleware::new(&cache, |n: &u64| Some(*n)));
+/// let cached = square.with(CacheLayer::new(&cache, |n: &u64| Some(*n)));
 ///
 /// let cx = Context::background();
 /// assert_eq!(cached.call(&cx, 12), Ok(144));
@@ -68,16 +68,16 @@ impl<C: Clock> Expiry for Ttl<C> {
 /// assert_eq!(calls.load(Ordering::Relaxed), 1);
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct CacheMiddleware<B, F, X = NoTtl> {
+pub struct CacheLayer<B, F, X = NoTtl> {
     cache: B,
     key: F,
     expiry: X,
 }
 
-impl<B, F> CacheMiddleware<B, F> {
+impl<B, F> CacheLayer<B, F> {
     /// Caches in `cache`, keyed by `key(&request)`; entries never expire.
-    pub const fn new(cache: B, key: F) -> CacheMiddleware<B, F> {
-        CacheMiddleware {
+    pub const fn new(cache: B, key: F) -> CacheLayer<B, F> {
+        CacheLayer {
             cache,
             key,
             expiry: NoTtl,
@@ -85,8 +85,8 @@ impl<B, F> CacheMiddleware<B, F> {
     }
 
     /// Serves a stored response for `ttl` after storing it, by `clock`.
-    pub fn ttl<C: Clock>(self, ttl: Duration, clock: C) -> CacheMiddleware<B, F, Ttl<C>> {
-        CacheMiddleware {
+    pub fn ttl<C: Clock>(self, ttl: Duration, clock: C) -> CacheLayer<B, F, Ttl<C>> {
+        CacheLayer {
             cache: self.cache,
             key: self.key,
             expiry: Ttl {
@@ -97,29 +97,29 @@ impl<B, F> CacheMiddleware<B, F> {
     }
 }
 
-/// An endpoint wrapped by [`CacheMiddleware`].
+/// An endpoint wrapped by [`CacheLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct CacheEndpoint<E, B, F, X> {
+pub struct Cache<E, B, F, X> {
     inner: E,
-    cache: B,
+    store: B,
     key: F,
     expiry: X,
 }
 
-impl<E, B: Clone, F: Clone, X: Clone> Middleware<E> for CacheMiddleware<B, F, X> {
-    type Endpoint = CacheEndpoint<E, B, F, X>;
+impl<E, B: Clone, F: Clone, X: Clone> Middleware<E> for CacheLayer<B, F, X> {
+    type Endpoint = Cache<E, B, F, X>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        CacheEndpoint {
+        Cache {
             inner,
-            cache: self.cache.clone(),
+            store: self.cache.clone(),
             key: self.key.clone(),
             expiry: self.expiry.clone(),
         }
     }
 }
 
-impl<Req, E, B, F, X, K, S> Endpoint<Req> for CacheEndpoint<E, B, F, X>
+impl<Req, E, B, F, X, K, S> Endpoint<Req> for Cache<E, B, F, X>
 where
     E: Endpoint<Req>,
     E::Response: Clone,
@@ -137,13 +137,13 @@ where
         let Some(key) = (self.key)(&req) else {
             return self.inner.call(cx, req);
         };
-        let hash = self.cache.hash(&key);
+        let hash = self.store.hash(&key);
         let (now, expires) = self.expiry.now_and_expiry();
-        if let Some(hit) = self.cache.get_hashed(hash, &key, now) {
+        if let Some(hit) = self.store.get_hashed(hash, &key, now) {
             return Ok(hit);
         }
         let resp = self.inner.call(cx, req)?;
-        self.cache.insert_hashed(hash, key, resp.clone(), expires);
+        self.store.insert_hashed(hash, key, resp.clone(), expires);
         Ok(resp)
     }
 }
@@ -164,9 +164,7 @@ mod tests {
             if n < 0 { Err("negative") } else { Ok(n + 1) }
         });
         let cache = SharedLru::new(8, 2);
-        let cached = ep.with(CacheMiddleware::new(&cache, |n: &i32| {
-            (*n != 0).then_some(*n)
-        }));
+        let cached = ep.with(CacheLayer::new(&cache, |n: &i32| (*n != 0).then_some(*n)));
         let clock = ManualClock::new();
         let cx = Context::new(&clock);
         for _ in 0..3 {
@@ -186,9 +184,8 @@ mod tests {
             Ok::<_, ()>(calls.fetch_add(1, Ordering::Relaxed))
         });
         let cache = SharedLru::new(8, 1);
-        let cached = ep.with(
-            CacheMiddleware::new(&cache, |(): &()| Some(())).ttl(Duration::from_secs(10), &clock),
-        );
+        let cached = ep
+            .with(CacheLayer::new(&cache, |(): &()| Some(())).ttl(Duration::from_secs(10), &clock));
         let cx = Context::new(&clock);
         assert_eq!(cached.call(&cx, ()), Ok(0));
         clock.advance(Duration::from_secs(9));

@@ -1,5 +1,5 @@
 //! Caching: a fixed-capacity [`Lru`], its thread-shared form [`SharedLru`],
-//! and [`CacheMiddleware`], which answers repeated requests from it.
+//! and [`CacheLayer`], which answers repeated requests from it.
 //!
 //! Storage is allocated once, when a cache is made; after that a lookup, an
 //! insert or an eviction allocates nothing and takes O(1). Needs `alloc`.
@@ -9,7 +9,7 @@ mod middleware;
 mod shared;
 
 pub use lru::Lru;
-pub use middleware::{CacheEndpoint, CacheMiddleware, Expiry, NoTtl, Ttl};
+pub use middleware::{Cache, CacheLayer, Expiry, NoTtl, Ttl};
 pub use shared::SharedLru;
 
 /// The hasher caches use unless told otherwise: foldhash, seeded randomly

@@ -16,14 +16,14 @@ use crate::{Context, Endpoint, Error, Middleware};
 ///
 /// ```
 /// use synkit_core::endpoint::{Endpoint, endpoint_fn};
-/// use synkit_core::ratelimit::{DelayingLimiter, Rate, TokenBucket};
+/// use synkit_core::ratelimit::{DelayingLimiterLayer, Rate, TokenBucket};
 /// use synkit_core::time::{Clock, Duration, ManualClock, ManualSleep};
 /// use synkit_core::{Context, Error};
 ///
 /// let clock = ManualClock::new();
 /// let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
 /// let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(()))
-///     .with(DelayingLimiter::new(&bucket, ManualSleep(&clock)));
+///     .with(DelayingLimiterLayer::new(&bucket, ManualSleep(&clock)));
 ///
 /// let root = Context::new(&clock);
 /// ep.call(&root, ()).unwrap(); // the burst: no wait
@@ -34,31 +34,31 @@ use crate::{Context, Endpoint, Error, Middleware};
 /// assert_eq!(ep.call(&hurried, ()), Err(Error::DeadlineExceeded));
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct DelayingLimiter<B, S> {
+pub struct DelayingLimiterLayer<B, S> {
     bucket: B,
     sleep: S,
 }
 
-impl<B, S> DelayingLimiter<B, S> {
+impl<B, S> DelayingLimiterLayer<B, S> {
     /// A limiter drawing tokens from `bucket`, waiting with `sleep`.
-    pub const fn new(bucket: B, sleep: S) -> DelayingLimiter<B, S> {
-        DelayingLimiter { bucket, sleep }
+    pub const fn new(bucket: B, sleep: S) -> DelayingLimiterLayer<B, S> {
+        DelayingLimiterLayer { bucket, sleep }
     }
 }
 
-/// An endpoint wrapped by [`DelayingLimiter`].
+/// An endpoint wrapped by [`DelayingLimiterLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct DelayingLimiterEndpoint<E, B, S> {
+pub struct DelayingLimiter<E, B, S> {
     inner: E,
     bucket: B,
     sleep: S,
 }
 
-impl<E, B: Clone, S: Clone> Middleware<E> for DelayingLimiter<B, S> {
-    type Endpoint = DelayingLimiterEndpoint<E, B, S>;
+impl<E, B: Clone, S: Clone> Middleware<E> for DelayingLimiterLayer<B, S> {
+    type Endpoint = DelayingLimiter<E, B, S>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        DelayingLimiterEndpoint {
+        DelayingLimiter {
             inner,
             bucket: self.bucket.clone(),
             sleep: self.sleep.clone(),
@@ -66,7 +66,7 @@ impl<E, B: Clone, S: Clone> Middleware<E> for DelayingLimiter<B, S> {
     }
 }
 
-impl<Req, E, B, C, S> Endpoint<Req> for DelayingLimiterEndpoint<E, B, S>
+impl<Req, E, B, C, S> Endpoint<Req> for DelayingLimiter<E, B, S>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,
@@ -109,7 +109,7 @@ mod tests {
         let clock = ManualClock::new();
         let bucket = TokenBucket::new(Rate::per_second(4), 2, &clock);
         let ep = endpoint_fn(|cx: &Context<'_>, (): ()| Ok::<_, Error>(cx.now()))
-            .with(DelayingLimiter::new(&bucket, ManualSleep(&clock)));
+            .with(DelayingLimiterLayer::new(&bucket, ManualSleep(&clock)));
         let cx = Context::new(&clock);
         let times: [Instant; 4] = core::array::from_fn(|_| ep.call(&cx, ()).unwrap());
         assert_eq!(
@@ -132,7 +132,7 @@ mod tests {
             calls.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             Ok::<_, Error>(())
         })
-        .with(DelayingLimiter::new(&bucket, ManualSleep(&clock)));
+        .with(DelayingLimiterLayer::new(&bucket, ManualSleep(&clock)));
         let root = Context::new(&clock);
         ep.call(&root, ()).unwrap();
 
@@ -164,7 +164,7 @@ mod tests {
         let token = CancelToken::new();
         let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
         let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(())).with(
-            DelayingLimiter::new(&bucket, CancelledWhileSleeping(&token)),
+            DelayingLimiterLayer::new(&bucket, CancelledWhileSleeping(&token)),
         );
         let root = Context::new(&clock);
         let cx = root.with_cancel(&token);
@@ -184,7 +184,7 @@ mod tests {
         token.cancel();
         let bucket = TokenBucket::new(Rate::per_second(10), 1, &clock);
         let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(()))
-            .with(DelayingLimiter::new(&bucket, ManualSleep(&clock)));
+            .with(DelayingLimiterLayer::new(&bucket, ManualSleep(&clock)));
         let root = Context::new(&clock);
         assert_eq!(
             ep.call(&root.with_cancel(&token), ()),
@@ -199,7 +199,7 @@ mod tests {
         use crate::time::{SystemClock, ThreadSleep};
         let bucket = TokenBucket::new(Rate::every(ms(20)), 1, SystemClock);
         let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(()))
-            .with(DelayingLimiter::new(&bucket, ThreadSleep::default()));
+            .with(DelayingLimiterLayer::new(&bucket, ThreadSleep::default()));
         let root = Context::background();
         let start = root.now();
         ep.call(&root, ()).unwrap();

@@ -10,36 +10,36 @@ use crate::{Context, Endpoint, Error, Middleware};
 /// `B` is any handle to a [`TokenBucket`] (`&TokenBucket`, `Arc<TokenBucket>`);
 /// every endpoint it wraps draws from that one bucket.
 #[derive(Clone, Copy, Debug)]
-pub struct ErroringLimiter<B> {
+pub struct ErroringLimiterLayer<B> {
     bucket: B,
 }
 
-impl<B> ErroringLimiter<B> {
+impl<B> ErroringLimiterLayer<B> {
     /// A limiter drawing tokens from `bucket`.
-    pub const fn new(bucket: B) -> ErroringLimiter<B> {
-        ErroringLimiter { bucket }
+    pub const fn new(bucket: B) -> ErroringLimiterLayer<B> {
+        ErroringLimiterLayer { bucket }
     }
 }
 
-/// An endpoint wrapped by [`ErroringLimiter`].
+/// An endpoint wrapped by [`ErroringLimiterLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct ErroringLimiterEndpoint<E, B> {
+pub struct ErroringLimiter<E, B> {
     inner: E,
     bucket: B,
 }
 
-impl<E, B: Clone> Middleware<E> for ErroringLimiter<B> {
-    type Endpoint = ErroringLimiterEndpoint<E, B>;
+impl<E, B: Clone> Middleware<E> for ErroringLimiterLayer<B> {
+    type Endpoint = ErroringLimiter<E, B>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        ErroringLimiterEndpoint {
+        ErroringLimiter {
             inner,
             bucket: self.bucket.clone(),
         }
     }
 }
 
-impl<Req, E, B, C> Endpoint<Req> for ErroringLimiterEndpoint<E, B>
+impl<Req, E, B, C> Endpoint<Req> for ErroringLimiter<E, B>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,

@@ -175,51 +175,51 @@ impl<C, S> fmt::Debug for KeyedTokenBucket<C, S> {
 ///
 /// ```
 /// use synkit_core::endpoint::{Endpoint, endpoint_fn};
-/// use synkit_core::ratelimit::{KeyedLimiter, KeyedTokenBucket, Rate};
+/// use synkit_core::ratelimit::{KeyedLimiterLayer, KeyedTokenBucket, Rate};
 /// use synkit_core::time::ManualClock;
 /// use synkit_core::{Context, Error};
 ///
 /// let clock = ManualClock::new();
 /// let buckets = KeyedTokenBucket::new(Rate::per_second(10), 1, 64, &clock);
 /// let ep = endpoint_fn(|_: &Context<'_>, (user, _): (u32, &str)| Ok::<_, Error>(user))
-///     .with(KeyedLimiter::new(&buckets, |req: &(u32, &str)| req.0));
+///     .with(KeyedLimiterLayer::new(&buckets, |req: &(u32, &str)| req.0));
 /// let cx = Context::new(&clock);
 /// assert_eq!(ep.call(&cx, (1, "a")), Ok(1));
 /// assert_eq!(ep.call(&cx, (1, "b")), Err(Error::RateLimited));
 /// assert_eq!(ep.call(&cx, (2, "c")), Ok(2));
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct KeyedLimiter<B, F> {
+pub struct KeyedLimiterLayer<B, F> {
     buckets: B,
     key: F,
 }
 
-impl<B, F> KeyedLimiter<B, F> {
+impl<B, F> KeyedLimiterLayer<B, F> {
     /// Limits each key of `key(&request)` with its bucket in `buckets`.
-    pub const fn new(buckets: B, key: F) -> KeyedLimiter<B, F> {
-        KeyedLimiter { buckets, key }
+    pub const fn new(buckets: B, key: F) -> KeyedLimiterLayer<B, F> {
+        KeyedLimiterLayer { buckets, key }
     }
 }
 
-/// An endpoint wrapped by [`KeyedLimiter`].
+/// An endpoint wrapped by [`KeyedLimiterLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct KeyedLimiterEndpoint<E, B, F> {
+pub struct KeyedLimiter<E, B, F> {
     inner: E,
-    limiter: KeyedLimiter<B, F>,
+    limiter: KeyedLimiterLayer<B, F>,
 }
 
-impl<E, B: Clone, F: Clone> Middleware<E> for KeyedLimiter<B, F> {
-    type Endpoint = KeyedLimiterEndpoint<E, B, F>;
+impl<E, B: Clone, F: Clone> Middleware<E> for KeyedLimiterLayer<B, F> {
+    type Endpoint = KeyedLimiter<E, B, F>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        KeyedLimiterEndpoint {
+        KeyedLimiter {
             inner,
             limiter: self.clone(),
         }
     }
 }
 
-impl<Req, E, B, F, K, C, S> Endpoint<Req> for KeyedLimiterEndpoint<E, B, F>
+impl<Req, E, B, F, K, C, S> Endpoint<Req> for KeyedLimiter<E, B, F>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,

@@ -1,15 +1,15 @@
 //! Rate limiting: a lock-free [`TokenBucket`] and the two middlewares Go
 //! kit builds on one.
 //!
-//! - [`ErroringLimiter`] (Go kit's `NewErroringLimiter`): no token, no call —
+//! - [`ErroringLimiterLayer`] (Go kit's `NewErroringLimiter`): no token, no call —
 //!   the caller gets [`Error::RateLimited`](crate::Error::RateLimited) at once.
-//! - [`DelayingLimiter`] (Go kit's `NewDelayingLimiter`, x/time/rate's
+//! - [`DelayingLimiterLayer`] (Go kit's `NewDelayingLimiter`, x/time/rate's
 //!   `Wait`): waits for a token, but never past the context's deadline — if
 //!   the wait would outlast it, the call fails at once with
 //!   [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded) — and stops
 //!   waiting when the context is cancelled.
 //!
-//! With `alloc`, [`KeyedTokenBucket`] and [`KeyedLimiter`] give every
+//! With `alloc`, [`KeyedTokenBucket`] and [`KeyedLimiterLayer`] give every
 //! caller (client, user, tenant) a bucket of its own, in a fixed-size,
 //! lock-free table.
 //!
@@ -19,14 +19,14 @@
 //!
 //! ```
 //! use synkit_core::endpoint::{Endpoint, endpoint_fn};
-//! use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
+//! use synkit_core::ratelimit::{ErroringLimiterLayer, Rate, TokenBucket};
 //! use synkit_core::time::ManualClock;
 //! use synkit_core::{Context, Error};
 //!
 //! let clock = ManualClock::new();
 //! let bucket = TokenBucket::new(Rate::per_second(100), 1, &clock);
 //! let ping = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>("pong"))
-//!     .with(ErroringLimiter::new(&bucket));
+//!     .with(ErroringLimiterLayer::new(&bucket));
 //!
 //! let cx = Context::new(&clock);
 //! assert_eq!(ping.call(&cx, ()), Ok("pong"));
@@ -40,8 +40,8 @@ mod erroring;
 mod keyed;
 
 pub use bucket::{Rate, Reservation, TokenBucket};
-pub use delaying::{DelayingLimiter, DelayingLimiterEndpoint};
-pub use erroring::{ErroringLimiter, ErroringLimiterEndpoint};
+pub use delaying::{DelayingLimiter, DelayingLimiterLayer};
+pub use erroring::{ErroringLimiter, ErroringLimiterLayer};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub use keyed::{KeyedLimiter, KeyedLimiterEndpoint, KeyedTokenBucket};
+pub use keyed::{KeyedLimiter, KeyedLimiterLayer, KeyedTokenBucket};

@@ -85,4 +85,12 @@ impl fmt::Display for AddError {
     }
 }
 
-impl std::error::Error for AddError {}
+impl std::error::Error for AddError {
+    /// The synkit kind behind a refused call.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AddError::Synkit(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! special casing (`ß` → `SS`).
 //!
 //! The two agree on every character whose full mapping is a single
-//! character. For the 102 whose full mapping is longer, [`SIMPLE_UPPER`]
+//! character. For the 102 whose full mapping is longer, a table
 //! holds Go's answer where it is not the character itself; it was made by
 //! passing each of them through Go 1.19's `unicode.ToUpper`, and the interop
 //! tests check it against a Go kit service.

@@ -103,7 +103,16 @@ impl fmt::Display for StringError {
     }
 }
 
-impl std::error::Error for StringError {}
+impl std::error::Error for StringError {
+    /// The synkit kind behind a refused call, so transports answer it as
+    /// they answer synkit's own errors.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StringError::Synkit(e) => Some(e),
+            StringError::Empty => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

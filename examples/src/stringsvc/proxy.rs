@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use synkit_core::breaker::{
-    BreakerMiddleware, CircuitBreaker, ConsecutiveFailures, Settings, State,
-};
+use synkit_core::breaker::{BreakerLayer, CircuitBreaker, ConsecutiveFailures, Settings, State};
 use synkit_core::endpoint::BoxEndpoint;
-use synkit_core::ratelimit::{ErroringLimiter, Rate, TokenBucket};
+use synkit_core::ratelimit::{ErroringLimiterLayer, Rate, TokenBucket};
 use synkit_core::time::SystemClock;
 use synkit_core::{Context, Endpoint, Error};
 use synkit_transports::http::Method;
@@ -68,8 +66,8 @@ fn instance(address: &str) -> Result<Instance, String> {
     ));
     let bucket = Arc::new(TokenBucket::new(Rate::per_second(QPS), QPS, SystemClock));
     let endpoint = client
-        .with(BreakerMiddleware::new(Arc::clone(&breaker)))
-        .with(ErroringLimiter::new(bucket))
+        .with(BreakerLayer::new(Arc::clone(&breaker)))
+        .with(ErroringLimiterLayer::new(bucket))
         .boxed();
     Ok(Instance {
         address: address.to_owned(),

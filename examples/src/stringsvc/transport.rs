@@ -45,12 +45,6 @@ impl ErrorResponse for StringError {
             StringError::Synkit(e) => e.status_code(),
         }
     }
-
-    fn headers(&self, headers: &mut synkit_transports::http::HeaderMap) {
-        if let StringError::Synkit(e) = self {
-            e.headers(headers);
-        }
-    }
 }
 
 /// `uppercase` as Go kit's `makeUppercaseEndpoint` builds it: the service's

@@ -57,18 +57,13 @@ pub enum ClientError {
 
 impl ClientError {
     /// The synkit error kind this failure amounts to, for breakers and
-    /// retries: transport failures have theirs; statuses 429, 502, 503 and
-    /// 504 map to `RateLimited`, `Unavailable`, `Unavailable` and
-    /// `DeadlineExceeded`; anything else has none.
+    /// retries: transport failures have theirs; a status has the kind
+    /// [`status::kind_for`](super::status::kind_for) reads from it (429,
+    /// 502, 503, 504); anything else has none.
     pub fn kind(&self) -> Option<Error> {
         match self {
             ClientError::Transport(kind, _) => Some(*kind),
-            ClientError::Status(status, _) => match status.as_u16() {
-                429 => Some(Error::RateLimited),
-                502 | 503 => Some(Error::Unavailable),
-                504 => Some(Error::DeadlineExceeded),
-                _ => None,
-            },
+            ClientError::Status(status, _) => super::status::kind_for(*status),
             ClientError::Codec(_) => None,
         }
     }

@@ -3,43 +3,104 @@ use std::fmt;
 use ::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use synkit_core::Context;
 
+use crate::http::status::{retry_after, status_for};
+
 /// An error a [`Handler`](super::Handler) can answer with: Go kit's
 /// `StatusCoder` and `Headerer`, and a body.
 ///
-/// Implement it on your endpoint's error type; every method has a default,
-/// so `impl ErrorResponse for MyError {}` answers 500 with the error's text.
-/// synkit's own [`Error`](synkit_core::Error) kinds answer with their
-/// statuses (429, 503, 504, 499) and a `Retry-After` where waiting helps.
-pub trait ErrorResponse: fmt::Display {
-    /// The status to answer with. Default: 500.
-    fn status_code(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+/// Implement it on your endpoint's error type; every method has a default.
+/// The defaults look for a synkit [`Error`](synkit_core::Error) kind in the
+/// error's [`source`](std::error::Error::source) chain (`thiserror`'s
+/// `#[from]` puts it there), so `impl ErrorResponse for MyError {}` answers
+/// a refused call as synkit's own kinds are answered — 429, 503 or 504 with
+/// a JSON body and a `Retry-After` where waiting helps, as
+/// [`status`](crate::http::status) lays down — and anything else 500 with
+/// the error's text.
+///
+/// ```
+/// use synkit_core::Error;
+/// use synkit_transports::http::server::ErrorResponse;
+///
+/// #[derive(Debug)]
+/// enum ProfileError {
+///     NotFound,
+///     Synkit(Error),
+/// }
+///
+/// impl std::fmt::Display for ProfileError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         match self {
+///             ProfileError::NotFound => f.write_str("no such profile"),
+///             ProfileError::Synkit(e) => e.fmt(f),
+///         }
+///     }
+/// }
+///
+/// impl std::error::Error for ProfileError {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         match self {
+///             ProfileError::Synkit(e) => Some(e),
+///             ProfileError::NotFound => None,
+///         }
+///     }
+/// }
+///
+/// impl ErrorResponse for ProfileError {}
+///
+/// assert_eq!(ProfileError::Synkit(Error::RateLimited).status_code(), 429);
+/// assert_eq!(ProfileError::Synkit(Error::DeadlineExceeded).status_code(), 504);
+/// assert_eq!(ProfileError::NotFound.status_code(), 500);
+/// ```
+pub trait ErrorResponse: std::error::Error {
+    /// The synkit error kind this error stands for, if any. Default: the
+    /// first one in the [`source`](std::error::Error::source) chain.
+    fn synkit_error(&self) -> Option<synkit_core::Error> {
+        let mut next = self.source();
+        while let Some(e) = next {
+            if let Some(kind) = e.downcast_ref::<synkit_core::Error>() {
+                return Some(*kind);
+            }
+            next = e.source();
+        }
+        None
     }
 
-    /// Headers to add to the error response. Default: none.
-    fn headers(&self, _headers: &mut HeaderMap) {}
+    /// The status to answer with. Default: the synkit kind's status, else
+    /// 500.
+    fn status_code(&self) -> StatusCode {
+        self.synkit_error()
+            .map_or(StatusCode::INTERNAL_SERVER_ERROR, status_for)
+    }
+
+    /// Headers to add to the error response. Default: `Retry-After: 1` for
+    /// the synkit kinds where waiting helps.
+    fn headers(&self, headers: &mut HeaderMap) {
+        if self.synkit_error().is_some_and(retry_after) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+    }
 
     /// A JSON body, if the error has one (Go kit's `json.Marshaler`);
-    /// otherwise the body is the error's text. Default: none.
+    /// otherwise the body is the error's text. Default: for a synkit kind,
+    /// `{"error": "<its text>"}`; else none.
     fn json_body(&self) -> Option<Vec<u8>> {
-        None
+        self.synkit_error().map(|_| json_error(&self.to_string()))
     }
 }
 
-impl ErrorResponse for synkit_core::Error {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
+/// `{"error": message}` and a newline, as Go kit services write errors.
+fn json_error(message: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(message.len() + 16);
+    body.extend_from_slice(b"{\"error\":");
+    // A string always serialises.
+    let _ = serde_json::to_writer(&mut body, message);
+    body.extend_from_slice(b"}\n");
+    body
+}
 
-    fn headers(&self, headers: &mut HeaderMap) {
-        if matches!(
-            self,
-            synkit_core::Error::RateLimited
-                | synkit_core::Error::Overloaded
-                | synkit_core::Error::CircuitOpen
-        ) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
+impl ErrorResponse for synkit_core::Error {
+    fn synkit_error(&self) -> Option<synkit_core::Error> {
+        Some(*self)
     }
 }
 
@@ -83,9 +144,7 @@ impl ErrorResponse for DecodeError {
     }
 
     fn json_body(&self) -> Option<Vec<u8>> {
-        let mut body = serde_json::to_vec(&serde_json::json!({ "error": self.message })).ok()?;
-        body.push(b'\n');
-        Some(body)
+        Some(json_error(&self.message))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{Context, Endpoint, Error, Middleware};
 /// to the bulkhead (`&Bulkhead`, `Arc<Bulkhead>`), so several endpoints can
 /// share one budget.
 #[derive(Clone, Copy, Debug)]
-pub struct ConcurrencyLimit<B> {
+pub struct ConcurrencyLimitLayer<B> {
     bulkhead: B,
     when_full: WhenFull,
 }
@@ -28,10 +28,10 @@ enum WhenFull {
     },
 }
 
-impl<B> ConcurrencyLimit<B> {
+impl<B> ConcurrencyLimitLayer<B> {
     /// Refuses calls over `bulkhead`'s limit at once.
-    pub const fn new(bulkhead: B) -> ConcurrencyLimit<B> {
-        ConcurrencyLimit {
+    pub const fn new(bulkhead: B) -> ConcurrencyLimitLayer<B> {
+        ConcurrencyLimitLayer {
             bulkhead,
             when_full: WhenFull::Shed,
         }
@@ -43,33 +43,33 @@ impl<B> ConcurrencyLimit<B> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[must_use]
-    pub fn waiting(self, max_wait: Option<Duration>) -> ConcurrencyLimit<B> {
-        ConcurrencyLimit {
+    pub fn waiting(self, max_wait: Option<Duration>) -> ConcurrencyLimitLayer<B> {
+        ConcurrencyLimitLayer {
             when_full: WhenFull::Wait { max_wait },
             ..self
         }
     }
 }
 
-/// An endpoint wrapped by [`ConcurrencyLimit`].
+/// An endpoint wrapped by [`ConcurrencyLimitLayer`].
 #[derive(Clone, Copy, Debug)]
-pub struct ConcurrencyLimitEndpoint<E, B> {
+pub struct ConcurrencyLimit<E, B> {
     inner: E,
-    limit: ConcurrencyLimit<B>,
+    limit: ConcurrencyLimitLayer<B>,
 }
 
-impl<E, B: Clone> Middleware<E> for ConcurrencyLimit<B> {
-    type Endpoint = ConcurrencyLimitEndpoint<E, B>;
+impl<E, B: Clone> Middleware<E> for ConcurrencyLimitLayer<B> {
+    type Endpoint = ConcurrencyLimit<E, B>;
 
     fn wrap(&self, inner: E) -> Self::Endpoint {
-        ConcurrencyLimitEndpoint {
+        ConcurrencyLimit {
             inner,
             limit: self.clone(),
         }
     }
 }
 
-impl<Req, E, B> Endpoint<Req> for ConcurrencyLimitEndpoint<E, B>
+impl<Req, E, B> Endpoint<Req> for ConcurrencyLimit<E, B>
 where
     E: Endpoint<Req>,
     E::Error: From<Error>,

@@ -4,17 +4,17 @@
 //!
 //! Over the limit, a call is refused at once with
 //! [`Error::Overloaded`](crate::Error::Overloaded) — load shedding — or, with
-//! `std` and [`ConcurrencyLimit::waiting`], waits for a slot up to its
+//! `std` and [`ConcurrencyLimitLayer::waiting`], waits for a slot up to its
 //! deadline.
 //!
 //! ```
 //! use synkit_core::endpoint::{Endpoint, endpoint_fn};
-//! use synkit_core::limit::{Bulkhead, ConcurrencyLimit};
+//! use synkit_core::bulkhead::{Bulkhead, ConcurrencyLimitLayer};
 //! use synkit_core::{Context, Error};
 //!
 //! let bulkhead = Bulkhead::new(1);
 //! let ep = endpoint_fn(|_: &Context<'_>, (): ()| Ok::<_, Error>(()))
-//!     .with(ConcurrencyLimit::new(&bulkhead));
+//!     .with(ConcurrencyLimitLayer::new(&bulkhead));
 //!
 //! let cx = Context::background();
 //! let held = bulkhead.try_acquire().unwrap(); // someone else is running
@@ -23,8 +23,8 @@
 //! assert_eq!(ep.call(&cx, ()), Ok(()));
 //! ```
 
-mod bulkhead;
 mod middleware;
+mod slots;
 
-pub use bulkhead::{Bulkhead, Permit};
-pub use middleware::{ConcurrencyLimit, ConcurrencyLimitEndpoint};
+pub use middleware::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use slots::{Bulkhead, Permit};
