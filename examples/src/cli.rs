@@ -1,6 +1,7 @@
 //! The flags every example server takes: `--addr HOST:PORT` (default
-//! `127.0.0.1:8080`) and `--workers N` (default: the server's; 0 runs
-//! endpoints inline on the event loop); stringsvc3 also takes
+//! `127.0.0.1:8080`), `--workers N` (default: the server's; 0 runs
+//! endpoints inline on the event loops) and `--event-loops N` (default:
+//! one per core inline, one with workers); stringsvc3 also takes
 //! `--proxy HOST:PORT,...`.
 
 use synkit_transports::http::server::{Server, ServerConfig, Service};
@@ -32,6 +33,10 @@ pub fn parse() -> Args {
                 Ok(n) => args.config.workers = n,
                 Err(_) => usage(&format!("--workers takes a number, not {v:?}")),
             },
+            ("--event-loops", Some(v)) => match v.parse() {
+                Ok(n) => args.config.event_loops = n,
+                Err(_) => usage(&format!("--event-loops takes a number, not {v:?}")),
+            },
             _ => usage(&format!("unknown or incomplete flag {flag:?}")),
         }
     }
@@ -39,7 +44,9 @@ pub fn parse() -> Args {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("{problem}\nusage: [--addr HOST:PORT] [--workers N] [--proxy HOST:PORT,...]");
+    eprintln!(
+        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--proxy HOST:PORT,...]"
+    );
     std::process::exit(2);
 }
 

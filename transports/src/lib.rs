@@ -22,9 +22,18 @@ pub mod http;
 pub mod fuzzing {
     use crate::http::server::ServerConfig;
 
-    /// Parses `bytes` as a request head and, if it frames a chunked body,
-    /// decodes the rest, checking that neither reads past its input.
+    /// Parses `bytes` as a request head, checking that the parser never
+    /// reads past its input.
     pub fn request(bytes: &[u8]) {
         crate::http::server::fuzz_request(bytes, &ServerConfig::default());
+    }
+
+    /// Feeds `bytes` to an HTTP/1.1 connection in the splits its first
+    /// bytes choose, answering every request, and checks the machine's
+    /// invariants: no panic, input and bodies within their limits, and
+    /// never stuck (whenever it stops reading, something it holds can be
+    /// cleared).
+    pub fn connection(bytes: &[u8]) {
+        crate::http::server::fuzz_connection(bytes);
     }
 }

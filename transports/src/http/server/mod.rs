@@ -62,6 +62,13 @@ pub(crate) fn fuzz_request(bytes: &[u8], config: &ServerConfig) {
     }
 }
 
+/// The connection state machine on an arbitrary stream, for the fuzz
+/// target.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_connection(bytes: &[u8]) {
+    h1::fuzz_stream(bytes);
+}
+
 /// An HTTP/1.1 server, configured and ready to [`bind`](Self::bind).
 #[derive(Clone, Debug, Default)]
 pub struct Server {

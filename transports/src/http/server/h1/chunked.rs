@@ -12,6 +12,10 @@ use super::parse::ParseError;
 const MAX_SIZE_LINE: usize = 1024;
 /// The largest trailer section accepted; trailers are read and dropped.
 const MAX_TRAILERS: usize = 8 * 1024;
+/// The most input the decoder leaves unconsumed before it refuses the
+/// body: the connection keeps reading until then.
+#[cfg(any(fuzzing, test))]
+pub(crate) const MAX_FRAMING_LINE: usize = MAX_TRAILERS;
 
 /// Where the decoder is in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

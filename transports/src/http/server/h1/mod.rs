@@ -15,9 +15,10 @@
 //!
 //! Invariants the event loop relies on:
 //!
-//! - **Bounded memory.** Unparsed input never exceeds the head limit plus
-//!   one read: [`wants_read`](Connection::wants_read) turns false past it
-//!   (while a request is with the service, reading goes on that far so
+//! - **Bounded memory.** Unparsed input never exceeds the head limit (or,
+//!   while a chunked body arrives, the decoder's bound on a framing line)
+//!   plus one read: [`wants_read`](Connection::wants_read) turns false past
+//!   it (while a request is with the service, reading goes on that far so
 //!   that a client going away is noticed), and while more than
 //!   [`OUTPUT_HIGH_WATER`] bytes wait to be written. Bodies are decoded
 //!   into the request as they arrive (chunked framing is dropped on the
@@ -60,6 +61,9 @@ const BODY_RESERVE: usize = 64 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Where a connection is; see the module docs for the transitions.
+// One per connection: boxing the large variants would cost two allocations
+// per request to save a few hundred bytes per connection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Phase {
     /// Between requests, since this instant.
@@ -67,9 +71,9 @@ enum Phase {
     /// Part of a head has arrived.
     Head { started: Instant },
     /// The head is in; the body is arriving.
-    Body(Box<Receiving>),
+    Body(Receiving),
     /// A complete request, waiting to be taken by the event loop.
-    Ready(Box<Incoming<Request<Vec<u8>>>>, ReplyShape),
+    Ready(Incoming<Request<Vec<u8>>>, ReplyShape),
     /// A request is with the service.
     Dispatched { id: u32, shape: ReplyShape },
     /// No more requests: close once the output is written.
@@ -208,13 +212,13 @@ impl Connection {
                     Framing::Length(n) => (BodyRest::Length(n), n.min(BODY_RESERVE)),
                     Framing::Chunked => (BodyRest::Chunked(ChunkedDecoder::default()), 0),
                 };
-                self.phase = Phase::Body(Box::new(Receiving {
+                self.phase = Phase::Body(Receiving {
                     started,
                     head,
                     body: Vec::with_capacity(reserve),
                     rest,
                     continue_sent: false,
-                }));
+                });
                 true
             }
         }
@@ -252,7 +256,7 @@ impl Connection {
             let Phase::Body(r) = std::mem::replace(&mut self.phase, Phase::Closing) else {
                 unreachable!("matched above");
             };
-            self.complete(*r, now);
+            self.complete(r, now);
             return true;
         }
         if self.read_closed {
@@ -315,7 +319,7 @@ impl Connection {
             request: Request::from_parts(parts, body),
             deadline: now.at + timeout,
         };
-        self.phase = Phase::Ready(Box::new(incoming), shape);
+        self.phase = Phase::Ready(incoming, shape);
     }
 
     /// Answers a request the server could not read, and closes.
@@ -392,9 +396,16 @@ impl Session for Connection {
     }
 
     fn wants_read(&self) -> bool {
+        // A body's decoder consumes what it can and refuses a framing line
+        // past its own bounds, so while a body arrives it always wants
+        // more; otherwise unparsed input stops at the head limit.
+        let input_full = match self.phase {
+            Phase::Body(_) => false,
+            _ => self.input.len() > self.config.max_head_bytes,
+        };
         !self.read_closed
             && !matches!(self.phase, Phase::Closing | Phase::Closed)
-            && self.input.len() <= self.config.max_head_bytes
+            && !input_full
             && self.unwritten() <= OUTPUT_HIGH_WATER
     }
 
@@ -410,7 +421,7 @@ impl Session for Connection {
             id: incoming.id,
             shape,
         };
-        Some(*incoming)
+        Some(incoming)
     }
 
     fn respond(&mut self, id: u32, response: Response<Vec<u8>>, now: &Now) {
@@ -496,5 +507,66 @@ impl std::fmt::Debug for Connection {
             .field("unwritten", &self.unwritten())
             .field("read_closed", &self.read_closed)
             .finish_non_exhaustive()
+    }
+}
+
+/// Drives a connection through `bytes`, the first eight of which choose the
+/// split sizes: the fuzz target's body, and the invariants it checks.
+#[cfg(any(fuzzing, test))]
+pub(crate) fn fuzz_stream(bytes: &[u8]) {
+    use crate::engine::Now;
+
+    let (splits, wire) = bytes.split_at(bytes.len().min(8));
+    let splits: Vec<usize> = splits.iter().map(|&b| usize::from(b) + 1).collect();
+    let config = ServerConfig {
+        max_head_bytes: 1024,
+        max_body_bytes: 4096,
+        ..ServerConfig::default()
+    };
+    let (max_head, max_body) = (config.max_head_bytes, config.max_body_bytes);
+    let stats = Arc::new(Stats::default());
+    let mut c = Connection::new(Arc::new(config), stats, Instant::ZERO);
+    let mut pos = 0;
+    let mut ms = 0u64;
+    let mut split = splits.iter().cycle();
+    let mut idle_rounds = 0;
+    while !c.wants_close() {
+        let now = Now {
+            at: Instant::from_nanos(ms * 1_000_000),
+            unix_secs: 1,
+        };
+        let mut progressed = false;
+        if c.wants_read() && pos < wire.len() {
+            let end = (pos + split.next().copied().unwrap_or(1)).min(wire.len());
+            c.received(&wire[pos..end], &now);
+            pos = end;
+            progressed = true;
+        }
+        let bound = max_head.max(chunked::MAX_FRAMING_LINE) + 256;
+        assert!(c.input.len() <= bound, "input past its bound");
+        if let Phase::Body(r) = &c.phase {
+            assert!(r.body.len() <= max_body, "body past its limit");
+        }
+        while let Some(req) = c.next_request(&now) {
+            assert!(req.request.body().len() <= max_body);
+            c.respond(req.id, Response::new(b"ok".to_vec()), &now);
+            progressed = true;
+        }
+        let n = c.output().len();
+        if n > 0 {
+            c.wrote(n, &now);
+            progressed = true;
+        }
+        assert!(
+            progressed || pos == wire.len(),
+            "stuck: not reading, and nothing to serve or write: {c:?}"
+        );
+        if pos == wire.len() && !progressed {
+            // Out of input: the client goes away; the machine must end.
+            c.read_closed(&now);
+            idle_rounds += 1;
+            assert!(idle_rounds < 4, "stuck after the end of input: {c:?}");
+        }
+        ms += 1;
     }
 }

@@ -216,7 +216,10 @@ fn parse_later_minor_version(
     let line = buf[..line_end]
         .strip_suffix(b"\r")
         .unwrap_or(&buf[..line_end]);
-    let Some(space) = line.iter().rposition(|&b| b == b' ') else {
+    // method SP request-target SP version: the version follows the second
+    // space, and nothing else may.
+    let mut spaces = line.iter().enumerate().filter(|&(_, &b)| b == b' ');
+    let (Some(_), Some((space, _)), None) = (spaces.next(), spaces.next(), spaces.next()) else {
         return Err(ParseError::BadRequest("malformed request line"));
     };
     let version = &line[space + 1..];
@@ -224,6 +227,10 @@ fn parse_later_minor_version(
         return Err(ParseError::BadRequest("malformed request line"));
     };
     match number {
+        // httparse refused the line for something other than the version.
+        [b'1', b'.', b'0' | b'1'] => {
+            return Err(ParseError::BadRequest("malformed request line"));
+        }
         [major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
             if *major != b'1' {
                 return Err(ParseError::VersionNotSupported);
@@ -426,6 +433,19 @@ mod tests {
         assert!(head("GET / HTTP/1.9\r\nHost: x\r\n").unwrap().is_none());
         assert!(head("GET / HTTP/1.9").unwrap().is_none());
         assert_eq!(head("GET / HTTP/1.9x").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn a_bad_version_token_before_a_good_one_is_refused_not_retried() {
+        // Found by the fuzzer: the line's last word looked like a version,
+        // and rewriting it changed nothing, so the parse recursed forever.
+        let raw =
+            b"POST /uppercase H\xff\xff\xff\xff1.1s\":\"abc}GET \0\0/ HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(parse_head(raw, &cfg()).unwrap_err().status(), 400);
+        let raw = b"POST ocount HTTcount HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(parse_head(raw, &cfg()).unwrap_err().status(), 400);
+        let raw = b"GET / HTTP/1.1 HTTP/1.2\r\nHost: x\r\n\r\n";
+        assert_eq!(parse_head(raw, &cfg()).unwrap_err().status(), 400);
     }
 
     #[test]

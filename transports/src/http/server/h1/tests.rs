@@ -430,6 +430,36 @@ fn a_stale_or_unknown_answer_is_ignored() {
     );
 }
 
+#[test]
+fn a_long_trailer_line_is_read_to_its_end_even_past_the_head_limit() {
+    // Found by the fuzzer: with a head limit below the trailer limit the
+    // connection stopped reading in the middle of a trailer line and
+    // waited for bytes it would never read.
+    let (mut c, _) = conn_with(ServerConfig {
+        max_head_bytes: 64,
+        ..ServerConfig::default()
+    });
+    c.received(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: ",
+        &at(0),
+    );
+    c.received(&[b'v'; 500], &at(0));
+    assert!(c.wants_read(), "the trailer line is not over");
+    c.received(b"\r\n\r\n", &at(0));
+    assert!(c.next_request(&at(0)).is_some());
+}
+
+#[test]
+fn the_fuzz_driver_runs_its_checks_on_known_streams() {
+    let mut stream = vec![3, 1, 7, 2, 40, 5, 1, 9];
+    stream.extend_from_slice(POST);
+    stream.extend_from_slice(CHUNKED);
+    stream.extend_from_slice(GET);
+    super::fuzz_stream(&stream);
+    super::fuzz_stream(b"");
+    super::fuzz_stream(b"\xff\xff\xff\xff\xff\xff\xff\xffGET / HTTP/1.1\r\n");
+}
+
 mod arbitrary_streams {
     use proptest::prelude::*;
 

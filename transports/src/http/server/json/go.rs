@@ -112,6 +112,13 @@ impl de::Error for GoDecodeError {
 
 /// Decodes the first JSON value in `body` into `T` with Go's rules.
 pub(crate) fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, GoDecodeError> {
+    // The fast path decodes as Go would or not at all; see `fold`.
+    if let Ok(text) = std::str::from_utf8(body) {
+        let mut de = serde_json::Deserializer::from_str(text);
+        if let Ok(value) = T::deserialize(super::fold::Fold(&mut de)) {
+            return Ok(value);
+        }
+    }
     let text = replace_invalid_utf8(body);
     let mut values = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
     let value = match values.next() {
@@ -151,7 +158,7 @@ fn replace_invalid_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Whether an object key names a field the way Go matches them: equal, or
 /// equal under simple case folding.
-fn key_matches(key: &str, field: &str) -> bool {
+pub(super) fn key_matches(key: &str, field: &str) -> bool {
     if key.len() == field.len() && key.eq_ignore_ascii_case(field) {
         return true;
     }
@@ -662,6 +669,33 @@ mod tests {
     fn invalid_utf8_becomes_one_replacement_per_byte() {
         assert_eq!(req(b"{\"s\":\"a\xffb\"}").s, "a\u{FFFD}b");
         assert_eq!(req(b"{\"s\":\"\xe2\x82\"}").s, "\u{FFFD}\u{FFFD}");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_value_tree() {
+        let bodies: [&[u8]; 9] = [
+            br#"{"s":"a","Count":1,"tags":["x"],"extra":3,"inner":{"ok":true}}"#,
+            br#"{"S":"a","COUNT":1,"TAGS":[],"Extra":null,"INNER":{"OK":true}}"#,
+            br#"{"s":"a","S":"b","count":1,"Count":2,"tags":[],"inner":{}}"#,
+            br#"{"inner":{"ok":true,"OK":false},"s":"","count":0,"tags":[]}"#,
+            br#"{"s":"x","count":5,"tags":["a","b"],"extra":7,"inner":{"ok":false}} tail"#,
+            br#"{"unknown":{"deep":[1,2,{"x":null}]},"s":"y","count":1,"tags":[],"inner":{"ok":true}}"#,
+            "{\"\u{17F}\":\"long s\",\"count\":1,\"tags\":[],\"inner\":{\"ok\":true}}".as_bytes(),
+            br#"{"s":null,"count":1,"tags":[],"inner":{"ok":true}}"#,
+            br#"{"s":"z"}"#,
+        ];
+        for body in bodies {
+            let fast = std::str::from_utf8(body).ok().and_then(|t| {
+                let mut de = serde_json::Deserializer::from_str(t);
+                Req::deserialize(crate::http::server::json::fold::Fold(&mut de)).ok()
+            });
+            let mut values = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
+            let tree = Req::deserialize(GoValue(&values.next().unwrap().unwrap())).unwrap();
+            if let Some(fast) = fast {
+                assert_eq!(fast, tree, "{}", String::from_utf8_lossy(body));
+            }
+            assert_eq!(req(body), tree);
+        }
     }
 
     #[test]

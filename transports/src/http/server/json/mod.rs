@@ -5,6 +5,7 @@ use synkit_core::Context;
 
 use super::{DecodeError, EncodeError};
 
+mod fold;
 mod go;
 
 /// Decodes a JSON request body into `T`: a decode function for a
