@@ -6,7 +6,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// A server owns one per request, hands it to the request's [`Context`] with
 /// [`Context::with_cancel`], and raises it when the client disconnects; the
 /// endpoint, or whatever it blocks on, sees [`Context::is_cancelled`] turn
-/// true. Raising it is final: a token cannot be reset.
+/// true. Raising it is final for everyone watching: only its sole owner can
+/// [`reset`](Self::reset) it, for the next call.
 ///
 /// The token is shared by reference, so it lives as long as the longest
 /// borrower: on the stack for scoped threads, in an `Arc` otherwise.
@@ -47,6 +48,24 @@ impl CancelToken {
     #[inline]
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Lowers the flag again, for reuse by the next call. It takes `&mut`
+    /// so that nobody can still be watching the token: a server recycles
+    /// one per connection once the request that carried it is done.
+    ///
+    /// ```
+    /// use synkit_core::CancelToken;
+    ///
+    /// let mut token = CancelToken::new();
+    /// token.cancel();
+    /// assert!(token.is_cancelled());
+    /// token.reset();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    #[inline]
+    pub fn reset(&mut self) {
+        *self.cancelled.get_mut() = false;
     }
 
     /// Whether [`cancel`](Self::cancel) has been called.

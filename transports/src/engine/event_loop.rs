@@ -49,6 +49,8 @@ struct Conn<S> {
     writable: bool,
     /// The cancellation token of the request with a worker, if any.
     cancel: Option<Arc<CancelToken>>,
+    /// A token no one else holds any more, kept for the next request.
+    spare_cancel: Option<Arc<CancelToken>>,
     /// Set once the session is done: our side is shut, and what the client
     /// still sends is read and dropped until it closes or this instant, so
     /// that the kernel does not reset the connection under the last
@@ -261,6 +263,7 @@ where
                 readable: false,
                 writable: true,
                 cancel: None,
+                spare_cancel: None,
                 lingering: None,
             });
             self.open += 1;
@@ -403,10 +406,14 @@ where
                 }
             }
             Dispatch::Pool { owner, jobs } => {
-                let Some(generation) = self.generation_of(i) else {
+                let Some(c) = self.conns[i].as_mut() else {
                     return;
                 };
-                let cancel = Arc::new(CancelToken::new());
+                let generation = c.generation;
+                let cancel = c
+                    .spare_cancel
+                    .take()
+                    .unwrap_or_else(|| Arc::new(CancelToken::new()));
                 let job = Job {
                     owner: *owner,
                     conn: Token(i),
@@ -442,7 +449,14 @@ where
             if c.generation != done.generation {
                 continue;
             }
-            c.cancel = None;
+            // The worker let go of its handle before answering: reuse the
+            // token unless someone still holds it.
+            if let Some(mut token) = c.cancel.take()
+                && let Some(exclusive) = Arc::get_mut(&mut token)
+            {
+                exclusive.reset();
+                c.spare_cancel = Some(token);
+            }
             c.session.respond(done.id, done.response, now);
             self.drive(i, now);
         }

@@ -71,10 +71,19 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
     mailboxes: &[Mailbox<S::Response>],
 ) {
     while let Ok(job) = jobs.recv() {
+        let Job {
+            owner,
+            conn,
+            generation,
+            id,
+            request,
+            deadline,
+            cancel,
+        } = job;
         let clock: &(dyn Clock + Sync) = &*shared.clock;
         let root = Context::new(clock);
-        let timed = root.with_deadline(job.deadline);
-        let cx = timed.with_cancel(&job.cancel);
+        let timed = root.with_deadline(deadline);
+        let cx = timed.with_cancel(&cancel);
         let response = if cx.is_expired() {
             shared
                 .stats
@@ -82,15 +91,17 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
                 .fetch_add(1, Ordering::Relaxed);
             S::failure(Failure::ExpiredInQueue)
         } else {
-            serve_guarded::<S, H>(shared, handler, &cx, job.request)
+            serve_guarded::<S, H>(shared, handler, &cx, request)
         };
-        let Some(mailbox) = mailboxes.get(job.owner) else {
+        // Let go of the token before answering, so the loop can reuse it.
+        drop(cancel);
+        let Some(mailbox) = mailboxes.get(owner) else {
             continue;
         };
         let done = Done {
-            conn: job.conn,
-            generation: job.generation,
-            id: job.id,
+            conn,
+            generation,
+            id,
             response,
         };
         if mailbox.done.send(done).is_ok() {
