@@ -126,6 +126,29 @@ fn layers(c: &mut Criterion) {
     g.bench_function("full_stack_cache_hit_system_clock", |b| {
         b.iter(|| sys_stack.call(&sys_cx, black_box(7)));
     });
+    // As a server runs it: one system clock reading per request (or per
+    // loop turn) handed to every layer through the context.
+    g.bench_function("full_stack_cache_hit_system_clock_read_per_request", |b| {
+        b.iter(|| {
+            let began = sys_cx.with_now(SystemClock.now());
+            sys_stack.call(&began, black_box(7))
+        });
+    });
+    g.bench_function("full_stack_cache_hit_system_clock_read_per_turn", |b| {
+        b.iter_custom(|iters| {
+            let start = StdInstant::now();
+            let mut done = 0;
+            while done < iters {
+                // A loop turn under load serves many requests on one reading.
+                let began = sys_cx.with_now(SystemClock.now());
+                for _ in 0..iters.saturating_sub(done).min(64) {
+                    let _ = black_box(sys_stack.call(&began, black_box(7)));
+                    done += 1;
+                }
+            }
+            start.elapsed()
+        });
+    });
     g.bench_function("full_stack_cache_hit_2_threads", |b| {
         contended(b, || {
             let _ = black_box(stack.call(&cx, black_box(7)));

@@ -68,7 +68,7 @@ where
 
     #[inline]
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
-        let now = cx.now();
+        let now = cx.now_on(cx.clock());
         let child = cx.with_deadline(now + self.timeout);
         if child.deadline().is_some_and(|d| now >= d) {
             return Err(Error::DeadlineExceeded.into());

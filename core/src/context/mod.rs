@@ -34,7 +34,7 @@ use core::fmt;
 pub use cancel::CancelToken;
 
 use crate::Error;
-use crate::time::{Clock, Duration, Instant};
+use crate::time::{Clock, Duration, Instant, Timeline};
 
 /// A call's deadline, cancellation and request-scoped values.
 ///
@@ -64,6 +64,9 @@ pub struct Context<'a> {
     deadline: Option<Instant>,
     cancel: Option<&'a CancelToken>,
     value: Option<&'a (dyn Any + Sync)>,
+    /// A reading of the clock taken when the call began, and the timeline
+    /// it is on: what time-based layers use instead of reading again.
+    began: Option<(Instant, Timeline)>,
 }
 
 impl<'a> Context<'a> {
@@ -79,6 +82,7 @@ impl<'a> Context<'a> {
             deadline: None,
             cancel: None,
             value: None,
+            began: None,
         }
     }
 
@@ -132,6 +136,50 @@ impl<'a> Context<'a> {
             deadline: self.deadline,
             cancel: None,
             value: None,
+            began: self.began,
+        }
+    }
+
+    /// A child that knows the call began at `at` on this context's clock,
+    /// so the time-based layers below it ([`now_on`](Self::now_on)) use
+    /// that reading instead of each reading the clock again. A server
+    /// reads the clock once per request and hands every layer the same
+    /// instant; the rate limiter, the breaker and the timeout then cost no
+    /// clock read at all.
+    ///
+    /// Deadline checks ([`is_expired`](Self::is_expired),
+    /// [`remaining`](Self::remaining)) still read the clock: they must see
+    /// time pass while the call runs.
+    ///
+    /// ```
+    /// use synkit_core::Context;
+    /// use synkit_core::time::{Clock, Duration, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let root = Context::new(&clock);
+    /// let cx = root.with_now(clock.now());
+    /// clock.advance(Duration::from_millis(5));
+    /// assert_eq!(cx.now_on(&clock), root.now() - Duration::from_millis(5));
+    /// let other = ManualClock::new();
+    /// assert_eq!(cx.now_on(&other), other.now(), "another timeline: read it");
+    /// ```
+    #[must_use]
+    pub fn with_now(&self, at: Instant) -> Context<'_> {
+        Context {
+            began: Some((at, self.clock.timeline())),
+            ..self.child()
+        }
+    }
+
+    /// The instant the call began, if `clock` is on the timeline that
+    /// reading was taken on ([`with_now`](Self::with_now)); otherwise
+    /// `clock`'s current reading. Time-based middleware asks this of the
+    /// clock it was built with.
+    #[inline]
+    pub fn now_on<C: Clock + ?Sized>(&self, clock: &C) -> Instant {
+        match self.began {
+            Some((at, timeline)) if timeline == clock.timeline() => at,
+            _ => clock.now(),
         }
     }
 

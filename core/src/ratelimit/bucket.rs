@@ -146,12 +146,15 @@ impl<C: Clock> TokenBucket<C> {
     /// Takes a token if there is one. Never blocks.
     #[inline]
     pub fn try_acquire(&self) -> bool {
-        admit(
-            &self.tat,
-            self.clock.now().as_nanos(),
-            self.interval,
-            self.tolerance,
-        )
+        self.try_acquire_at(self.clock.now())
+    }
+
+    /// Takes a token if there is one at `now`, a reading of this bucket's
+    /// clock (or one on its timeline) the caller already has: a layer passes
+    /// the instant its call began, and saves a clock read.
+    #[inline]
+    pub fn try_acquire_at(&self, now: Instant) -> bool {
+        admit(&self.tat, now.as_nanos(), self.interval, self.tolerance)
     }
 
     /// Reserves the next token and says when it may be used: now if one is

@@ -7,7 +7,7 @@ use super::Rate;
 use super::bucket::{admit, shape};
 use crate::cache::DefaultHasher;
 use crate::sync::{AtomicU64, Ordering};
-use crate::time::Clock;
+use crate::time::{Clock, Instant};
 use crate::{Context, Endpoint, Error, Middleware};
 
 const WAYS: usize = 4;
@@ -143,12 +143,18 @@ impl<C: Clock, S: BuildHasher> KeyedTokenBucket<C, S> {
     /// Takes a token from `key`'s bucket if it has one. Never blocks, never
     /// allocates.
     pub fn try_acquire<K: Hash + ?Sized>(&self, key: &K) -> bool {
+        self.try_acquire_at(key, self.clock.now())
+    }
+
+    /// As [`try_acquire`](Self::try_acquire), at `now`: a reading of this
+    /// table's clock (or one on its timeline) the caller already has.
+    pub fn try_acquire_at<K: Hash + ?Sized>(&self, key: &K, now: Instant) -> bool {
         // 0 marks an unused slot, so fingerprints are odd.
         let fingerprint = self.hasher.hash_one(key) | 1;
         // The high half picks the group; truncation is the point.
         #[allow(clippy::cast_possible_truncation)]
         let group = &self.groups[(fingerprint >> 32) as usize & self.mask];
-        let now = self.clock.now().as_nanos();
+        let now = now.as_nanos();
         let slot = group.slot_for(fingerprint, now);
         admit(&slot.tat, now, self.interval, self.tolerance)
     }
@@ -235,7 +241,8 @@ where
     #[inline]
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
         let key = (self.limiter.key)(&req);
-        if !self.limiter.buckets.try_acquire(&key) {
+        let buckets = &*self.limiter.buckets;
+        if !buckets.try_acquire_at(&key, cx.now_on(&buckets.clock)) {
             return Err(Error::RateLimited.into());
         }
         self.inner.call(cx, req)

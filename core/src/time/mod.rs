@@ -166,12 +166,48 @@ pub const fn duration_nanos(d: Duration) -> u64 {
 pub trait Clock {
     /// The current instant.
     fn now(&self) -> Instant;
+
+    /// The timeline this clock's instants are on. Two clocks on one
+    /// timeline give instants that can be compared, so a reading of one
+    /// may stand in for a reading of the other (see
+    /// [`Context::now_on`](crate::Context::now_on)). Default: a timeline of
+    /// this clock's own, named by its address.
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        Timeline::of(self)
+    }
+}
+
+/// Names the timeline a [`Clock`] reads: see [`Clock::timeline`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Timeline(usize);
+
+impl Timeline {
+    /// The timeline of a clock that keeps its own time, named by where the
+    /// clock lives (a [`ManualClock`] and a reference to it share one).
+    #[inline]
+    pub fn of<T: ?Sized>(clock: &T) -> Timeline {
+        Timeline(core::ptr::from_ref(clock).cast::<u8>() as usize)
+    }
+
+    /// A process-wide timeline, named by a `static` that only stands for
+    /// it: every clock that answers with `Timeline::named(&S)` for the same
+    /// `S` agrees with the others.
+    #[inline]
+    pub fn named(anchor: &'static u8) -> Timeline {
+        Timeline(core::ptr::from_ref(anchor) as usize)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
     #[inline]
     fn now(&self) -> Instant {
         (**self).now()
+    }
+
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        (**self).timeline()
     }
 }
 
@@ -182,6 +218,11 @@ impl<C: Clock + ?Sized> Clock for alloc::sync::Arc<C> {
     fn now(&self) -> Instant {
         (**self).now()
     }
+
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        (**self).timeline()
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -190,6 +231,11 @@ impl<C: Clock + ?Sized> Clock for alloc::boxed::Box<C> {
     #[inline]
     fn now(&self) -> Instant {
         (**self).now()
+    }
+
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        (**self).timeline()
     }
 }
 

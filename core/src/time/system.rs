@@ -1,6 +1,10 @@
 use std::sync::OnceLock;
 
-use super::{Clock, Instant, duration_nanos};
+use super::{Clock, Instant, Timeline, duration_nanos};
+
+/// What the system clock's timeline is named by (see [`Timeline::named`]):
+/// [`SystemClock`] and `TscClock` both read it.
+pub(crate) static SYSTEM_TIMELINE: u8 = 0;
 
 /// The operating system's monotonic clock (`std::time::Instant`), as one
 /// process-wide timeline.
@@ -45,6 +49,11 @@ impl Clock for SystemClock {
     #[inline]
     fn now(&self) -> Instant {
         SystemClock::from_std(std::time::Instant::now())
+    }
+
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        Timeline::named(&SYSTEM_TIMELINE)
     }
 }
 

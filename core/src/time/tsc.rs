@@ -1,6 +1,6 @@
 use std::sync::OnceLock;
 
-use super::{Clock, Instant, SystemClock};
+use super::{Clock, Instant, SystemClock, Timeline};
 
 /// The CPU's time-stamp counter, through the `quanta` crate, on the
 /// [`SystemClock`]'s timeline.
@@ -55,6 +55,12 @@ impl Clock for TscClock {
         let c = calibrated();
         let since = c.clock.delta_as_nanos(c.base, c.clock.raw());
         Instant::from_nanos(c.offset.saturating_add(since))
+    }
+
+    /// The system clock's: the counter is calibrated onto it.
+    #[inline]
+    fn timeline(&self) -> Timeline {
+        Timeline::named(&super::system::SYSTEM_TIMELINE)
     }
 }
 

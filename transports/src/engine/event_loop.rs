@@ -393,7 +393,10 @@ where
             Dispatch::Inline => {
                 let clock: &(dyn Clock + Sync) = &*self.shared.clock;
                 let root = Context::new(clock);
-                let cx = root.with_deadline(deadline);
+                // The loop turn's clock reading serves every time-based
+                // layer of this request.
+                let began = root.with_now(now.at);
+                let cx = began.with_deadline(deadline);
                 let response = if cx.is_expired() {
                     S::failure(Failure::ExpiredInQueue)
                 } else {

@@ -82,7 +82,9 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
         } = job;
         let clock: &(dyn Clock + Sync) = &*shared.clock;
         let root = Context::new(clock);
-        let timed = root.with_deadline(deadline);
+        // One clock read for every time-based layer of this request.
+        let began = root.with_now(clock.now());
+        let timed = began.with_deadline(deadline);
         let cx = timed.with_cancel(&cancel);
         let response = if cx.is_expired() {
             shared
