@@ -4,8 +4,11 @@
 //! Each protocol sits behind its own cargo feature so a constrained host
 //! compiles only what it uses:
 //!
-//! - `http-server` (default): [`http::server`], an HTTP/1.1 server on a mio
-//!   event loop and a worker pool, with Go kit's `Server` semantics.
+//! - `http-server` (default): [`http::server`], an HTTP/1.1 server with Go
+//!   kit's `Server` semantics. HTTP/1.1 is a sans-IO state machine (one per
+//!   connection) driven by the engine every server transport shares: mio
+//!   event loops that only move bytes and timers, and a worker pool for
+//!   endpoints that block.
 //! - `http-client` (default): [`http::client`], an HTTP client endpoint over
 //!   ureq, with Go kit's `Client` semantics.
 

@@ -1,19 +1,23 @@
-//! An HTTP/1.1 server on a mio event loop and a thread pool, with Go kit's
+//! An HTTP/1.1 server on mio event loops and a thread pool, with Go kit's
 //! `Server` semantics on top.
 //!
-//! One event loop thread owns every socket: it accepts, reads, parses heads
-//! with httparse, frames bodies (`Content-Length` or chunked, with
-//! `Expect: 100-continue`), and writes responses, keeping connections alive
-//! and answering pipelined requests in order. Each complete request goes to
-//! a [`Service`]: on a worker thread (fed through a bounded crossbeam
-//! channel, answering through a mio `Waker`), or inline on the loop thread
-//! for services that never block (`workers: 0`).
+//! Each connection is an HTTP/1.1 state machine that never touches a socket
+//! (`h1`): it parses heads with httparse, frames bodies (`Content-Length`
+//! or chunked, decoded as they arrive, with `Expect: 100-continue`), and
+//! writes responses, keeping connections alive and answering pipelined
+//! requests in order. The engine's event loops move bytes between sockets
+//! and machines, one loop per core when endpoints run inline, and hand each
+//! complete request to a [`Service`]: on a worker thread (fed through a
+//! bounded crossbeam channel, answering through a mio `Waker`), or inline
+//! on the loop thread for services that never block (`workers: 0`).
 //!
 //! Every limit has a documented default in [`ServerConfig`]. A request the
-//! server cannot read gets a clear status (400, 408, 413, 431, 501) and the
-//! connection is closed; a full queue gets 503 with `Retry-After`; a
-//! panicking service gets the client a 500 and the worker lives on; a client
-//! that disconnects has its request's context cancelled.
+//! server cannot read gets a clear status (400, 408, 413, 414, 417, 431,
+//! 501, 505), a JSON body saying why, and the connection is closed; a full
+//! queue gets 503 with `Retry-After`; a panicking service gets the client a
+//! 500 and the worker lives on; a client that disconnects has its request's
+//! context cancelled. Shutdown stops accepting, closes idle connections and
+//! finishes requests already begun, within the grace given.
 //!
 //! ```no_run
 //! use synkit_transports::http::server::{Server, ServerConfig, service_fn};
