@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 use synkit_core::time::{Clock, Instant};
 use synkit_core::{CancelToken, Context};
 
-use super::pool::{Done, Job, serve_guarded};
+use super::pool::{Done, Job, Mailbox, serve_guarded};
 use super::{Failure, Handle, Incoming, Now, Session, Shared};
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -65,7 +65,7 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Where requests go: the loop thread itself, or the worker pool.
-pub(crate) enum Dispatch<Req> {
+pub(crate) enum Dispatch<Req, Resp> {
     /// Run on the loop thread.
     Inline,
     /// Hand to the workers, whose answers come back on `done`.
@@ -73,6 +73,8 @@ pub(crate) enum Dispatch<Req> {
         /// This loop's index among the loops, named in every job.
         owner: usize,
         jobs: Sender<Job<Req>>,
+        /// Where this loop's answers arrive; its `idle` flag is the loop's.
+        mailbox: Arc<Mailbox<Resp>>,
     },
 }
 
@@ -87,7 +89,7 @@ pub(crate) struct EventLoop<S: Session, H, F> {
     shared: Arc<Shared>,
     new_session: F,
     handler: Arc<H>,
-    dispatch: Dispatch<S::Request>,
+    dispatch: Dispatch<S::Request, S::Response>,
     done: Receiver<Done<S::Response>>,
     /// Connections with work left after their rounds ran out.
     resume: VecDeque<(usize, u64)>,
@@ -107,7 +109,7 @@ where
         shared: Arc<Shared>,
         new_session: F,
         handler: Arc<H>,
-        dispatch: Dispatch<S::Request>,
+        dispatch: Dispatch<S::Request, S::Response>,
         done: Receiver<Done<S::Response>>,
     ) -> EventLoop<S, H, F> {
         EventLoop {
@@ -136,12 +138,29 @@ where
         let mut events = Events::with_capacity(1024);
         let mut last_sweep = self.shared.clock.now();
         loop {
-            let timeout = if self.resume.is_empty() {
+            let mut timeout = if self.resume.is_empty() {
                 TICK
             } else {
                 Duration::ZERO
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+            let idle = match &self.dispatch {
+                Dispatch::Pool { mailbox, .. } if !timeout.is_zero() => Some(&mailbox.idle),
+                _ => None,
+            };
+            if let Some(idle) = idle {
+                // About to block: from here on workers must wake us. An
+                // answer that came before the flag was seen is taken now.
+                idle.store(true, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                if !self.done.is_empty() {
+                    timeout = Duration::ZERO;
+                }
+            }
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            if let Some(idle) = idle {
+                idle.store(false, Ordering::Relaxed);
+            }
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -170,9 +189,11 @@ where
                     self.drive(i, &now);
                 }
             }
+            // Workers wake a busy loop only when it is about to block, so
+            // answers are looked for every turn.
+            self.drain_done(&now);
             if now.at.saturating_duration_since(last_sweep) >= TICK {
                 last_sweep = now.at;
-                self.drain_done(&now);
                 self.sweep(&now);
             }
             if self.shared.shutting_down.load(Ordering::Acquire) && self.shut_down_step(&now) {
@@ -408,7 +429,7 @@ where
                     c.session.respond(id, response, &after);
                 }
             }
-            Dispatch::Pool { owner, jobs } => {
+            Dispatch::Pool { owner, jobs, .. } => {
                 let Some(c) = self.conns[i].as_mut() else {
                     return;
                 };

@@ -250,10 +250,7 @@ where
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        mailboxes.push(pool::Mailbox {
-            done: done_tx,
-            waker: Arc::clone(&waker),
-        });
+        mailboxes.push(Arc::new(pool::Mailbox::new(done_tx, Arc::clone(&waker))));
         wakers.push(waker);
         receivers.push(done_rx);
         polls.push(poll);
@@ -263,7 +260,7 @@ where
         None
     } else {
         let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
-        let mailboxes = Arc::new(mailboxes);
+        let mailboxes = Arc::new(mailboxes.clone());
         for n in 0..config.workers {
             let (shared, handler, jobs_rx, mailboxes) = (
                 Arc::clone(&shared),
@@ -288,6 +285,7 @@ where
             Some(jobs) => event_loop::Dispatch::Pool {
                 owner: n,
                 jobs: jobs.clone(),
+                mailbox: Arc::clone(&mailboxes[n]),
             },
         };
         let event_loop = event_loop::EventLoop::new(

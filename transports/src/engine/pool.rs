@@ -4,7 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 
 use crossbeam_channel::{Receiver, Sender};
 use mio::{Token, Waker};
@@ -37,6 +37,34 @@ pub(crate) struct Done<Resp> {
 pub(crate) struct Mailbox<Resp> {
     pub(crate) done: Sender<Done<Resp>>,
     pub(crate) waker: Arc<Waker>,
+    /// Raised by the loop just before it blocks in `poll`. Only then does
+    /// an answer need a wake-up (an `eventfd` write and an `epoll` return):
+    /// a busy loop looks at its answers every turn.
+    pub(crate) idle: AtomicBool,
+}
+
+impl<Resp> Mailbox<Resp> {
+    /// A mailbox sending on `done`, waking the loop through `waker`.
+    pub(crate) fn new(done: Sender<Done<Resp>>, waker: Arc<Waker>) -> Mailbox<Resp> {
+        Mailbox {
+            done,
+            waker,
+            idle: AtomicBool::new(false),
+        }
+    }
+
+    /// Hands `done` to the loop, waking it if it is blocked or about to be.
+    fn deliver(&self, done: Done<Resp>) {
+        if self.done.send(done).is_err() {
+            return;
+        }
+        // Pairs with the fence in `EventLoop::run`: either the loop sees
+        // this answer before it blocks, or this sees it idle and wakes it.
+        fence(Ordering::SeqCst);
+        if self.idle.load(Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
+    }
 }
 
 /// Runs `req` under `cx`, turning a panic into the session's 500-like
@@ -68,7 +96,7 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
     shared: &Shared,
     handler: &H,
     jobs: &Receiver<Job<S::Request>>,
-    mailboxes: &[Mailbox<S::Response>],
+    mailboxes: &[Arc<Mailbox<S::Response>>],
 ) {
     while let Ok(job) = jobs.recv() {
         let Job {
@@ -106,8 +134,6 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
             id,
             response,
         };
-        if mailbox.done.send(done).is_ok() {
-            let _ = mailbox.waker.wake();
-        }
+        mailbox.deliver(done);
     }
 }

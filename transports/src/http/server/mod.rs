@@ -16,7 +16,8 @@
 //! 501, 505), a JSON body saying why, and the connection is closed; a full
 //! queue gets 503 with `Retry-After`; a panicking service gets the client a
 //! 500 and the worker lives on; a client that disconnects has its request's
-//! context cancelled. Shutdown stops accepting, closes idle connections and
+//! context cancelled (as in Go, so does one that only shuts its sending
+//! side: the server cannot tell the two apart; the answer is still sent). Shutdown stops accepting, closes idle connections and
 //! finishes requests already begun, within the grace given.
 //!
 //! ```no_run
