@@ -26,7 +26,7 @@ struct Reply {
 /// Echoes `s` upper-cased; `/status/N` answers status N; `/slow` waits for
 /// the context to expire. Counts the requests it sees.
 fn server(seen: Arc<AtomicUsize>) -> ServerHandle {
-    let service = service_fn(move |cx: &Context<'_>, req: Request<Vec<u8>>| {
+    let answer = move |cx: &Context<'_>, req: &Request<Vec<u8>>| -> Response<Vec<u8>> {
         seen.fetch_add(1, Ordering::SeqCst);
         let path = req.uri().path().to_owned();
         if let Some(code) = path.strip_prefix("/status/") {
@@ -51,7 +51,8 @@ fn server(seen: Arc<AtomicUsize>) -> ServerHandle {
             resp.headers_mut().insert("x-trace-echo", v.clone());
         }
         resp
-    });
+    };
+    let service = service_fn(move |cx, req, resp| *resp = answer(cx, req));
     Server::new(ServerConfig::default())
         .bind("127.0.0.1:0", service)
         .unwrap()

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use synkit_tests::proc::threads_cpu_time;
 use synkit_tests::wire::exchange;
-use synkit_transports::http::Response;
 use synkit_transports::http::server::{Server, ServerConfig, service_fn};
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -38,14 +37,14 @@ fn paused_connections_cost_the_event_loop_nothing() {
     let release = Arc::new(AtomicBool::new(false));
     let started = Arc::new(Barrier::new(2));
     let (r, s) = (Arc::clone(&release), Arc::clone(&started));
-    let blocking = service_fn(move |_cx, req| {
+    let blocking = service_fn(move |_cx, req, resp| {
         if req.uri().path() == "/block" {
             s.wait();
             while !r.load(Ordering::Acquire) {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
-        Response::new(vec![b'x'; 4096])
+        resp.body_mut().resize(4096, b'x');
     });
     let config = ServerConfig {
         workers: 2,

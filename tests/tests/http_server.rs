@@ -301,13 +301,12 @@ fn a_client_that_disconnects_cancels_its_request() {
     let saw_cancel = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));
     let (s, c) = (Arc::clone(&saw_cancel), Arc::clone(&started));
-    let service = service_fn(move |cx: &Context<'_>, _req| {
+    let service = service_fn(move |cx: &Context<'_>, _req, _resp| {
         c.store(true, Ordering::SeqCst);
         while !cx.is_cancelled() && !cx.is_expired() {
             std::thread::yield_now();
         }
         s.store(cx.is_cancelled(), Ordering::SeqCst);
-        Response::new(Vec::new())
     });
     let config = ServerConfig {
         workers: 1,
@@ -329,10 +328,12 @@ fn a_client_that_disconnects_cancels_its_request() {
 
 #[test]
 fn a_panicking_endpoint_gets_a_500_and_the_worker_survives() {
-    let service = service_fn(|_cx, req: Request<Vec<u8>>| {
-        assert!(req.uri().path() != "/panic", "endpoint bug");
-        Response::new(b"fine".to_vec())
-    });
+    let service = service_fn(
+        |_cx, req: &mut Request<Vec<u8>>, resp: &mut Response<Vec<u8>>| {
+            assert!(req.uri().path() != "/panic", "endpoint bug");
+            resp.body_mut().extend_from_slice(b"fine");
+        },
+    );
     let config = ServerConfig {
         workers: 1,
         ..ServerConfig::default()
@@ -382,15 +383,17 @@ fn blocked_worker(queue_capacity: usize) -> BlockedWorker {
     let ran = Arc::new(AtomicUsize::new(0));
     let blocked = Arc::new(AtomicBool::new(false));
     let (g, r, b) = (Arc::clone(&gate), Arc::clone(&ran), Arc::clone(&blocked));
-    let service = service_fn(move |_cx, req: Request<Vec<u8>>| {
-        if req.uri().path() == "/block" {
-            b.store(true, Ordering::SeqCst);
-            g.wait();
-        } else {
-            r.fetch_add(1, Ordering::SeqCst);
-        }
-        Response::new(b"done".to_vec())
-    });
+    let service = service_fn(
+        move |_cx, req: &mut Request<Vec<u8>>, resp: &mut Response<Vec<u8>>| {
+            if req.uri().path() == "/block" {
+                b.store(true, Ordering::SeqCst);
+                g.wait();
+            } else {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+            resp.body_mut().extend_from_slice(b"done");
+        },
+    );
     let config = ServerConfig {
         workers: 1,
         queue_capacity,
@@ -447,9 +450,8 @@ fn a_full_queue_answers_503_with_retry_after() {
 fn the_deadline_reaches_the_endpoint_and_a_client_may_only_tighten_it() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
-    let service = service_fn(move |cx: &Context<'_>, _req| {
+    let service = service_fn(move |cx: &Context<'_>, _req, _resp| {
         s.lock().unwrap().push(cx.remaining().unwrap());
-        Response::new(Vec::new())
     });
     let config = ServerConfig {
         request_timeout: Duration::from_secs(2),
@@ -486,10 +488,10 @@ fn graceful_shutdown_answers_every_request_in_flight() {
     let release = Arc::new(Barrier::new(3));
     let entered = Arc::new(AtomicUsize::new(0));
     let (r, e) = (Arc::clone(&release), Arc::clone(&entered));
-    let service = service_fn(move |_cx, _req| {
+    let service = service_fn(move |_cx, _req, resp: &mut Response<Vec<u8>>| {
         e.fetch_add(1, Ordering::SeqCst);
         r.wait();
-        Response::new(b"finished".to_vec())
+        resp.body_mut().extend_from_slice(b"finished");
     });
     let config = ServerConfig {
         workers: 2,

@@ -114,7 +114,9 @@ mod tests {
         let mut req = Request::new(body.as_bytes().to_vec());
         *req.method_mut() = Method::POST;
         *req.uri_mut() = path.parse().unwrap();
-        let resp = router(Adder).serve(&Context::background(), req);
+        let mut req = req;
+        let mut resp = synkit_transports::http::Response::new(Vec::new());
+        router(Adder).serve(&Context::background(), &mut req, &mut resp);
         (
             resp.status(),
             String::from_utf8(resp.body().clone()).unwrap(),

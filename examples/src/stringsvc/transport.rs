@@ -22,7 +22,7 @@ use synkit_core::{Context, Endpoint};
 use synkit_transports::http::server::{
     ErrorResponse, Handler, Router, decode_go_json, encode_json, service_fn,
 };
-use synkit_transports::http::{HeaderValue, Method, Response, StatusCode, header};
+use synkit_transports::http::{HeaderValue, Method, StatusCode, header};
 
 use super::endpoints::{CountRequest, UppercaseRequest, count_endpoint, uppercase_endpoint};
 use super::logging::Logging;
@@ -80,13 +80,12 @@ pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Route
         decode_go_json::<CountRequest>,
         encode_json,
     );
-    let health = service_fn(|_cx, _req| {
-        let mut resp = Response::new(b"{\"status\":\"ok\"}\n".to_vec());
+    let health = service_fn(|_cx, _req, resp| {
+        resp.body_mut().extend_from_slice(b"{\"status\":\"ok\"}\n");
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        resp
     });
     Router::new()
         .any("/uppercase", uppercase)
@@ -96,8 +95,8 @@ pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Route
 
 #[cfg(test)]
 mod tests {
-    use synkit_transports::http::Request;
     use synkit_transports::http::server::Service;
+    use synkit_transports::http::{Request, Response};
 
     use super::*;
     use crate::stringsvc::Strings;
@@ -106,7 +105,9 @@ mod tests {
         let mut req = Request::new(body.as_bytes().to_vec());
         *req.method_mut() = Method::POST;
         *req.uri_mut() = path.parse().unwrap();
-        router.serve(&Context::background(), req)
+        let mut resp = Response::new(Vec::new());
+        router.serve(&Context::background(), &mut req, &mut resp);
+        resp
     }
 
     #[test]

@@ -65,16 +65,16 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Where requests go: the loop thread itself, or the worker pool.
-pub(crate) enum Dispatch<Req, Resp> {
+pub(crate) enum Dispatch<X> {
     /// Run on the loop thread.
     Inline,
     /// Hand to the workers, whose answers come back on `done`.
     Pool {
         /// This loop's index among the loops, named in every job.
         owner: usize,
-        jobs: Sender<Job<Req>>,
+        jobs: Sender<Job<X>>,
         /// Where this loop's answers arrive; its `idle` flag is the loop's.
-        mailbox: Arc<Mailbox<Resp>>,
+        mailbox: Arc<Mailbox<X>>,
     },
 }
 
@@ -89,8 +89,8 @@ pub(crate) struct EventLoop<S: Session, H, F> {
     shared: Arc<Shared>,
     new_session: F,
     handler: Arc<H>,
-    dispatch: Dispatch<S::Request, S::Response>,
-    done: Receiver<Done<S::Response>>,
+    dispatch: Dispatch<S::Exchange>,
+    done: Receiver<Done<S::Exchange>>,
     /// Connections with work left after their rounds ran out.
     resume: VecDeque<(usize, u64)>,
     scratch: Box<[u8]>,
@@ -109,8 +109,8 @@ where
         shared: Arc<Shared>,
         new_session: F,
         handler: Arc<H>,
-        dispatch: Dispatch<S::Request, S::Response>,
-        done: Receiver<Done<S::Response>>,
+        dispatch: Dispatch<S::Exchange>,
+        done: Receiver<Done<S::Exchange>>,
     ) -> EventLoop<S, H, F> {
         EventLoop {
             poll,
@@ -404,10 +404,10 @@ where
         }
     }
 
-    fn dispatch(&mut self, i: usize, incoming: Incoming<S::Request>, now: &Now) {
+    fn dispatch(&mut self, i: usize, incoming: Incoming<S::Exchange>, now: &Now) {
         let Incoming {
             id,
-            request,
+            mut exchange,
             deadline,
         } = incoming;
         match &self.dispatch {
@@ -418,15 +418,15 @@ where
                 // layer of this request.
                 let began = root.with_now(now.at);
                 let cx = began.with_deadline(deadline);
-                let response = if cx.is_expired() {
-                    S::failure(Failure::ExpiredInQueue)
+                if cx.is_expired() {
+                    S::fail(&mut exchange, Failure::ExpiredInQueue);
                 } else {
-                    serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, request)
-                };
+                    serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, &mut exchange);
+                }
                 // The endpoint ran on this thread: time moved on.
                 let after = Now::read(self.shared.clock.now());
                 if let Some(c) = self.conns[i].as_mut() {
-                    c.session.respond(id, response, &after);
+                    c.session.respond(id, exchange, &after);
                 }
             }
             Dispatch::Pool { owner, jobs, .. } => {
@@ -443,7 +443,7 @@ where
                     conn: Token(i),
                     generation,
                     id,
-                    request,
+                    exchange,
                     deadline,
                     cancel: Arc::clone(&cancel),
                 };
@@ -453,10 +453,13 @@ where
                             c.cancel = Some(cancel);
                         }
                     }
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
                         self.shared.stats.overloaded.fetch_add(1, Ordering::Relaxed);
+                        let mut exchange = job.exchange;
+                        S::fail(&mut exchange, Failure::Overloaded);
                         if let Some(c) = self.conns[i].as_mut() {
-                            c.session.respond(id, S::failure(Failure::Overloaded), now);
+                            c.spare_cancel = Some(cancel);
+                            c.session.respond(id, exchange, now);
                         }
                     }
                 }
@@ -481,7 +484,7 @@ where
                 exclusive.reset();
                 c.spare_cancel = Some(token);
             }
-            c.session.respond(done.id, done.response, now);
+            c.session.respond(done.id, done.exchange, now);
             self.drive(i, now);
         }
     }

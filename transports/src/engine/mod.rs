@@ -70,11 +70,12 @@ impl Now {
 
 /// A complete request a session hands to the loop.
 #[derive(Debug)]
-pub(crate) struct Incoming<R> {
-    /// The session's name for the request, given back with its response.
+pub(crate) struct Incoming<X> {
+    /// The session's name for the request, given back with its answer.
     pub(crate) id: u32,
-    /// The request.
-    pub(crate) request: R,
+    /// The request, with room for its answer: handed to the service and
+    /// back, then reused for the connection's next request.
+    pub(crate) exchange: X,
     /// When the answer stops being wanted.
     pub(crate) deadline: Instant,
 }
@@ -93,10 +94,9 @@ pub(crate) enum Failure {
 /// One connection's protocol, as a sans-IO state machine. Every method
 /// returns at once; none touches a socket.
 pub(crate) trait Session: Send + 'static {
-    /// What the session asks the service.
-    type Request: Send + 'static;
-    /// What the service answers.
-    type Response: Send + 'static;
+    /// One request and its answer: the session fills in the request, the
+    /// service the answer; the session keeps it for the next request.
+    type Exchange: Send + 'static;
 
     /// Bytes read from the peer.
     fn received(&mut self, bytes: &[u8], now: &Now);
@@ -106,10 +106,10 @@ pub(crate) trait Session: Send + 'static {
     /// session's memory: the loop leaves the bytes in the kernel.
     fn wants_read(&self) -> bool;
     /// A complete request, if one is ready.
-    fn next_request(&mut self, now: &Now) -> Option<Incoming<Self::Request>>;
-    /// The answer to request `id`; one the session no longer waits for is
+    fn next_request(&mut self, now: &Now) -> Option<Incoming<Self::Exchange>>;
+    /// Request `id` answered; one the session no longer waits for is
     /// dropped.
-    fn respond(&mut self, id: u32, response: Self::Response, now: &Now);
+    fn respond(&mut self, id: u32, exchange: Self::Exchange, now: &Now);
     /// Bytes waiting to be written.
     fn output(&self) -> &[u8];
     /// `n` bytes of [`output`](Self::output) were written.
@@ -123,8 +123,8 @@ pub(crate) trait Session: Send + 'static {
     fn shutdown(&mut self, now: &Now);
     /// Whether the socket should be closed now.
     fn wants_close(&self) -> bool;
-    /// The answer the engine gives for `failure`.
-    fn failure(failure: Failure) -> Self::Response;
+    /// Writes the engine's answer for `failure` into `exchange`.
+    fn fail(exchange: &mut Self::Exchange, failure: Failure);
 }
 
 /// Counters a running server keeps; read them with
@@ -157,11 +157,12 @@ pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
     /// What a log line names a request by, should its service panic.
     type Label: std::fmt::Display;
 
-    /// The label of `req`, taken before it is served; cheap, no allocation.
-    fn label(&self, req: &S::Request) -> Self::Label;
+    /// The label of a request, taken before it is served; cheap, no
+    /// allocation.
+    fn label(&self, exchange: &S::Exchange) -> Self::Label;
 
-    /// Serves `req`.
-    fn handle(&self, cx: &Context<'_>, req: S::Request) -> S::Response;
+    /// Serves the request, writing its answer into `exchange`.
+    fn handle(&self, cx: &Context<'_>, exchange: &mut S::Exchange);
 }
 
 /// What the event loops and the workers share.
@@ -249,7 +250,11 @@ where
     for _ in 0..loops {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), event_loop::WAKER)?);
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        // Bounded, so its slots are allocated once: answers in flight are at
+        // most the queued jobs plus one per worker. A worker finding it full
+        // waits for the loop, which never waits for a worker.
+        let (done_tx, done_rx) =
+            crossbeam_channel::bounded(config.queue_capacity.max(1) + config.workers);
         mailboxes.push(Arc::new(pool::Mailbox::new(done_tx, Arc::clone(&waker))));
         wakers.push(waker);
         receivers.push(done_rx);

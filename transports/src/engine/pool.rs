@@ -14,28 +14,28 @@ use synkit_core::{CancelToken, Context};
 use super::{Failure, Handle, Session, Shared};
 
 /// A request on its way to a worker.
-pub(crate) struct Job<Req> {
+pub(crate) struct Job<X> {
     /// Which event loop owns the connection.
     pub(crate) owner: usize,
     pub(crate) conn: Token,
     pub(crate) generation: u64,
     pub(crate) id: u32,
-    pub(crate) request: Req,
+    pub(crate) exchange: X,
     pub(crate) deadline: synkit_core::time::Instant,
     pub(crate) cancel: Arc<CancelToken>,
 }
 
 /// A worker's answer on its way back to the event loop.
-pub(crate) struct Done<Resp> {
+pub(crate) struct Done<X> {
     pub(crate) conn: Token,
     pub(crate) generation: u64,
     pub(crate) id: u32,
-    pub(crate) response: Resp,
+    pub(crate) exchange: X,
 }
 
 /// Where a loop receives its answers, as the workers see it.
-pub(crate) struct Mailbox<Resp> {
-    pub(crate) done: Sender<Done<Resp>>,
+pub(crate) struct Mailbox<X> {
+    pub(crate) done: Sender<Done<X>>,
     pub(crate) waker: Arc<Waker>,
     /// Raised by the loop just before it blocks in `poll`. Only then does
     /// an answer need a wake-up (an `eventfd` write and an `epoll` return):
@@ -43,9 +43,9 @@ pub(crate) struct Mailbox<Resp> {
     pub(crate) idle: AtomicBool,
 }
 
-impl<Resp> Mailbox<Resp> {
+impl<X> Mailbox<X> {
     /// A mailbox sending on `done`, waking the loop through `waker`.
-    pub(crate) fn new(done: Sender<Done<Resp>>, waker: Arc<Waker>) -> Mailbox<Resp> {
+    pub(crate) fn new(done: Sender<Done<X>>, waker: Arc<Waker>) -> Mailbox<X> {
         Mailbox {
             done,
             waker,
@@ -54,7 +54,7 @@ impl<Resp> Mailbox<Resp> {
     }
 
     /// Hands `done` to the loop, waking it if it is blocked or about to be.
-    fn deliver(&self, done: Done<Resp>) {
+    fn deliver(&self, done: Done<X>) {
         if self.done.send(done).is_err() {
             return;
         }
@@ -67,27 +67,24 @@ impl<Resp> Mailbox<Resp> {
     }
 }
 
-/// Runs `req` under `cx`, turning a panic into the session's 500-like
-/// answer, counted and logged with the request's label.
+/// Serves the exchange's request under `cx`, turning a panic into the
+/// session's 500-like answer, counted and logged with the request's label.
 pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
     shared: &Shared,
     handler: &H,
     cx: &Context<'_>,
-    req: S::Request,
-) -> S::Response {
-    let label = handler.label(&req);
-    match catch_unwind(AssertUnwindSafe(|| handler.handle(cx, req))) {
-        Ok(resp) => resp,
-        Err(panic) => {
-            shared.stats.panics.fetch_add(1, Ordering::Relaxed);
-            let what = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("a non-string payload");
-            log::error!("endpoint panicked serving {label}: {what}");
-            S::failure(Failure::Panicked)
-        }
+    exchange: &mut S::Exchange,
+) {
+    let label = handler.label(exchange);
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.handle(cx, exchange))) {
+        shared.stats.panics.fetch_add(1, Ordering::Relaxed);
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a non-string payload");
+        log::error!("endpoint panicked serving {label}: {what}");
+        S::fail(exchange, Failure::Panicked);
     }
 }
 
@@ -95,8 +92,8 @@ pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
 pub(crate) fn work<S: Session, H: Handle<S>>(
     shared: &Shared,
     handler: &H,
-    jobs: &Receiver<Job<S::Request>>,
-    mailboxes: &[Arc<Mailbox<S::Response>>],
+    jobs: &Receiver<Job<S::Exchange>>,
+    mailboxes: &[Arc<Mailbox<S::Exchange>>],
 ) {
     while let Ok(job) = jobs.recv() {
         let Job {
@@ -104,7 +101,7 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
             conn,
             generation,
             id,
-            request,
+            mut exchange,
             deadline,
             cancel,
         } = job;
@@ -114,15 +111,15 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
         let began = root.with_now(clock.now());
         let timed = began.with_deadline(deadline);
         let cx = timed.with_cancel(&cancel);
-        let response = if cx.is_expired() {
+        if cx.is_expired() {
             shared
                 .stats
                 .expired_in_queue
                 .fetch_add(1, Ordering::Relaxed);
-            S::failure(Failure::ExpiredInQueue)
+            S::fail(&mut exchange, Failure::ExpiredInQueue);
         } else {
-            serve_guarded::<S, H>(shared, handler, &cx, request)
-        };
+            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange);
+        }
         // Let go of the token before answering, so the loop can reuse it.
         drop(cancel);
         let Some(mailbox) = mailboxes.get(owner) else {
@@ -132,7 +129,7 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
             conn,
             generation,
             id,
-            response,
+            exchange,
         };
         mailbox.deliver(done);
     }

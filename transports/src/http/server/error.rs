@@ -91,10 +91,7 @@ pub trait ErrorResponse: std::error::Error {
 /// `{"error": message}` and a newline, as Go kit services write errors.
 fn json_error(message: &str) -> Vec<u8> {
     let mut body = Vec::with_capacity(message.len() + 16);
-    body.extend_from_slice(b"{\"error\":");
-    // A string always serialises.
-    let _ = serde_json::to_writer(&mut body, message);
-    body.extend_from_slice(b"}\n");
+    super::reply::json_error_into(&mut body, message);
     body
 }
 
@@ -162,17 +159,24 @@ impl std::error::Error for EncodeError {}
 
 impl ErrorResponse for EncodeError {}
 
-/// Go kit's `DefaultErrorEncoder`: the error's status and headers, and its
-/// JSON body (`application/json`) or its text (`text/plain`).
-pub fn encode_error(_cx: &Context<'_>, err: &dyn ErrorResponse) -> Response<Vec<u8>> {
-    let (body, content_type) = match err.json_body() {
-        Some(json) => (json, "application/json; charset=utf-8"),
-        None => (format!("{err}\n").into_bytes(), "text/plain; charset=utf-8"),
+/// Go kit's `DefaultErrorEncoder`: writes the error's status and headers,
+/// and its JSON body (`application/json`) or its text (`text/plain`), into
+/// `resp`, replacing whatever it held.
+pub fn encode_error(_cx: &Context<'_>, err: &dyn ErrorResponse, resp: &mut Response<Vec<u8>>) {
+    let body = resp.body_mut();
+    body.clear();
+    let content_type = if let Some(json) = err.json_body() {
+        body.extend_from_slice(&json);
+        "application/json; charset=utf-8"
+    } else {
+        use std::io::Write as _;
+        // Writing into a Vec cannot fail.
+        let _ = writeln!(body, "{err}");
+        "text/plain; charset=utf-8"
     };
-    let mut resp = Response::new(body);
     *resp.status_mut() = err.status_code();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    err.headers(resp.headers_mut());
-    resp
+    let headers = resp.headers_mut();
+    headers.clear();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    err.headers(headers);
 }

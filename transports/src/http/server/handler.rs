@@ -6,7 +6,7 @@ use super::{DecodeError, EncodeError, ErrorResponse, Service, encode_error};
 type Before = Box<dyn Fn(&Context<'_>, &mut Request<Vec<u8>>) + Send + Sync>;
 type After = Box<dyn Fn(&Context<'_>, &mut Response<Vec<u8>>) + Send + Sync>;
 type ErrorEncoder =
-    Box<dyn Fn(&Context<'_>, &dyn ErrorResponse) -> Response<Vec<u8>> + Send + Sync>;
+    Box<dyn Fn(&Context<'_>, &dyn ErrorResponse, &mut Response<Vec<u8>>) + Send + Sync>;
 type ErrorHandler = Box<dyn Fn(&Context<'_>, &dyn ErrorResponse) + Send + Sync>;
 type Finalizer = Box<dyn Fn(&Context<'_>, StatusCode, usize) + Send + Sync>;
 
@@ -25,8 +25,9 @@ type Finalizer = Box<dyn Fn(&Context<'_>, StatusCode, usize) + Send + Sync>;
 /// 3. the endpoint; its error (an [`ErrorResponse`]) goes to the
 ///    [`error_handler`](Self::error_handler) (for logging) and the
 ///    [`error_encoder`](Self::error_encoder) (default: [`encode_error`]).
-/// 4. the encoder, then [`after`](Self::after) hooks on the response —
-///    `ServerAfter`.
+/// 4. the encoder, which writes the endpoint's response into the HTTP
+///    response (Go kit's `EncodeResponseFunc(ctx, w, response)`), then
+///    [`after`](Self::after) hooks on it — `ServerAfter`.
 /// 5. [`finalizer`](Self::finalizer)s with the status and body size, on
 ///    every path — `ServerFinalizer`.
 ///
@@ -34,7 +35,7 @@ type Finalizer = Box<dyn Fn(&Context<'_>, StatusCode, usize) + Send + Sync>;
 /// use synkit_core::endpoint::endpoint_fn;
 /// use synkit_core::{Context, Error};
 /// use synkit_transports::http::server::{Handler, Service, decode_json, encode_json};
-/// use synkit_transports::http::{Request, StatusCode};
+/// use synkit_transports::http::{Request, Response, StatusCode};
 ///
 /// #[derive(serde::Deserialize)]
 /// struct CountRequest { s: String }
@@ -47,9 +48,11 @@ type Finalizer = Box<dyn Fn(&Context<'_>, StatusCode, usize) + Send + Sync>;
 /// let handler = Handler::new(count, decode_json, encode_json);
 ///
 /// let cx = Context::background();
-/// let resp = handler.serve(&cx, Request::new(br#"{"s":"abc"}"#.to_vec()));
+/// let mut resp = Response::new(Vec::new());
+/// handler.serve(&cx, &mut Request::new(br#"{"s":"abc"}"#.to_vec()), &mut resp);
 /// assert_eq!(resp.body(), b"{\"v\":3}\n");
-/// let resp = handler.serve(&cx, Request::new(b"not json".to_vec()));
+/// let mut resp = Response::new(Vec::new());
+/// handler.serve(&cx, &mut Request::new(b"not json".to_vec()), &mut resp);
 /// assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 /// ```
 pub struct Handler<E, D, N> {
@@ -106,11 +109,12 @@ impl<E, D, N> Handler<E, D, N> {
         self
     }
 
-    /// Replaces the error encoder (`ServerErrorEncoder`).
+    /// Replaces the error encoder (`ServerErrorEncoder`): it writes the
+    /// error into the response.
     #[must_use]
     pub fn error_encoder(
         mut self,
-        f: impl Fn(&Context<'_>, &dyn ErrorResponse) -> Response<Vec<u8>> + Send + Sync + 'static,
+        f: impl Fn(&Context<'_>, &dyn ErrorResponse, &mut Response<Vec<u8>>) + Send + Sync + 'static,
     ) -> Self {
         self.error_encoder = Box::new(f);
         self
@@ -137,11 +141,11 @@ impl<E, D, N> Handler<E, D, N> {
         self
     }
 
-    fn fail(&self, cx: &Context<'_>, err: &dyn ErrorResponse) -> Response<Vec<u8>> {
+    fn fail(&self, cx: &Context<'_>, err: &dyn ErrorResponse, resp: &mut Response<Vec<u8>>) {
         if let Some(h) = &self.on_error {
             h(cx, err);
         }
-        (self.error_encoder)(cx, err)
+        (self.error_encoder)(cx, err, resp);
     }
 }
 
@@ -150,37 +154,36 @@ where
     D: Fn(&Context<'_>, &Request<Vec<u8>>) -> Result<Req, DecodeError> + Send + Sync + 'static,
     E: Endpoint<Req> + Send + Sync + 'static,
     E::Error: ErrorResponse,
-    N: Fn(&Context<'_>, E::Response) -> Result<Response<Vec<u8>>, EncodeError>
+    N: Fn(&Context<'_>, E::Response, &mut Response<Vec<u8>>) -> Result<(), EncodeError>
         + Send
         + Sync
         + 'static,
     Req: 'static,
 {
-    fn serve(&self, cx: &Context<'_>, mut req: Request<Vec<u8>>) -> Response<Vec<u8>> {
+    fn serve(&self, cx: &Context<'_>, req: &mut Request<Vec<u8>>, resp: &mut Response<Vec<u8>>) {
         for f in &self.before {
-            f(cx, &mut req);
+            f(cx, req);
         }
-        let scoped = cx.with_value(&req);
+        let req: &Request<Vec<u8>> = req;
+        let scoped = cx.with_value(req);
         let cx = &scoped;
-        let resp = match (self.decode)(cx, &req) {
-            Err(e) => self.fail(cx, &e),
+        match (self.decode)(cx, req) {
+            Err(e) => self.fail(cx, &e, resp),
             Ok(decoded) => match self.endpoint.call(cx, decoded) {
-                Err(e) => self.fail(cx, &e),
-                Ok(out) => match (self.encode)(cx, out) {
-                    Err(e) => self.fail(cx, &e),
-                    Ok(mut resp) => {
+                Err(e) => self.fail(cx, &e, resp),
+                Ok(out) => match (self.encode)(cx, out, resp) {
+                    Err(e) => self.fail(cx, &e, resp),
+                    Ok(()) => {
                         for f in &self.after {
-                            f(cx, &mut resp);
+                            f(cx, resp);
                         }
-                        resp
                     }
                 },
             },
-        };
+        }
         for f in &self.finalizers {
             f(cx, resp.status(), resp.body().len());
         }
-        resp
     }
 }
 
@@ -253,7 +256,9 @@ mod tests {
             req.headers_mut()
                 .insert("x-tenant", HeaderValue::from_str(t).unwrap());
         }
-        service.serve(&Context::background(), req)
+        let mut resp = Response::new(Vec::new());
+        service.serve(&Context::background(), &mut req, &mut resp);
+        resp
     }
 
     #[test]
@@ -293,15 +298,18 @@ mod tests {
         let h = Handler::new(
             endpoint,
             |_: &Context<'_>, _: &Request<Vec<u8>>| Ok(()),
-            |_: &Context<'_>, ()| Ok(Response::new(Vec::new())),
+            |_: &Context<'_>, (), _: &mut Response<Vec<u8>>| Ok(()),
         )
-        .error_encoder(|_cx, err| {
-            let mut resp =
-                Response::new(format!("custom: {}", err.status_code().as_u16()).into_bytes());
+        .error_encoder(|_cx, err, resp| {
+            *resp.body_mut() = format!("custom: {}", err.status_code().as_u16()).into_bytes();
             *resp.status_mut() = StatusCode::IM_A_TEAPOT;
-            resp
         });
-        let resp = h.serve(&Context::background(), Request::new(Vec::new()));
+        let mut resp = Response::new(Vec::new());
+        h.serve(
+            &Context::background(),
+            &mut Request::new(Vec::new()),
+            &mut resp,
+        );
         assert_eq!(resp.status(), StatusCode::IM_A_TEAPOT);
         assert_eq!(resp.body(), b"custom: 503");
     }

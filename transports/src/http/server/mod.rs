@@ -22,9 +22,8 @@
 //!
 //! ```no_run
 //! use synkit_transports::http::server::{Server, ServerConfig, service_fn};
-//! use synkit_transports::http::{Response, StatusCode};
 //!
-//! let hello = service_fn(|_cx, _req| Response::new(b"hello\n".to_vec()));
+//! let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
 //! let server = Server::new(ServerConfig::default()).bind("127.0.0.1:8080", hello)?;
 //! println!("listening on {}", server.local_addr());
 //! server.wait();
@@ -46,7 +45,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::{Method, Request, Response};
+use ::http::Method;
 use synkit_core::Context;
 
 pub use crate::engine::Stats;
@@ -54,7 +53,7 @@ use crate::engine::{self, EngineConfig, Handle, Running};
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
 pub use handler::{Handler, request};
-pub use json::{decode_go_json, decode_json, encode_json, go_json};
+pub use json::{decode_go_json, decode_json, encode_json, go_json, go_json_into};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
 
@@ -101,7 +100,8 @@ impl fmt::Display for RequestLabel {
 impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
     type Label = RequestLabel;
 
-    fn label(&self, req: &Request<Vec<u8>>) -> RequestLabel {
+    fn label(&self, exchange: &h1::Exchange) -> RequestLabel {
+        let req = &exchange.request;
         let path = req.uri().path().as_bytes();
         let len = path.len().min(64);
         let mut label = RequestLabel {
@@ -113,8 +113,9 @@ impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
         label
     }
 
-    fn handle(&self, cx: &Context<'_>, req: Request<Vec<u8>>) -> Response<Vec<u8>> {
-        self.0.serve(cx, req)
+    fn handle(&self, cx: &Context<'_>, exchange: &mut h1::Exchange) {
+        self.0
+            .serve(cx, &mut exchange.request, &mut exchange.response);
     }
 }
 

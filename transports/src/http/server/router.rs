@@ -4,7 +4,7 @@ use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use synkit_core::Context;
 
 use super::Service;
-use super::reply::error_response;
+use super::reply::write_error;
 
 /// Path parameters matched by the [`Router`] (`/profiles/{id}` → `id`),
 /// found in the context: `cx.value::<PathParams>()`.
@@ -50,18 +50,22 @@ struct Route {
 /// use synkit_transports::http::{Method, Request, Response, StatusCode};
 ///
 /// let router = Router::new()
-///     .route(Method::GET, "/profiles/{id}", service_fn(|cx, _req| {
-///         let id = cx.value::<PathParams>().and_then(|p| p.get("id")).unwrap_or("").to_owned();
-///         Response::new(id.into_bytes())
+///     .route(Method::GET, "/profiles/{id}", service_fn(|cx, _req, resp| {
+///         let id = cx.value::<PathParams>().and_then(|p| p.get("id")).unwrap_or("");
+///         resp.body_mut().extend_from_slice(id.as_bytes());
 ///     }))
-///     .any("/echo", service_fn(|_cx, req| Response::new(req.method().as_str().into())));
+///     .any("/echo", service_fn(|_cx, req, resp| {
+///         resp.body_mut().extend_from_slice(req.method().as_str().as_bytes());
+///     }));
 ///
 /// let cx = Context::background();
 /// let call = |m: Method, uri: &str| {
 ///     let mut req = Request::new(Vec::new());
 ///     *req.method_mut() = m;
 ///     *req.uri_mut() = uri.parse().unwrap();
-///     router.serve(&cx, req)
+///     let mut resp = Response::new(Vec::new());
+///     router.serve(&cx, &mut req, &mut resp);
+///     resp
 /// };
 /// assert_eq!(call(Method::GET, "/profiles/42").body(), b"42");
 /// assert_eq!(call(Method::GET, "/profiles/a%20b").body(), b"a b");
@@ -175,15 +179,16 @@ fn percent_decode(path: &str) -> Option<Cow<'_, str>> {
 }
 
 impl Service for Router {
-    fn serve(&self, cx: &Context<'_>, req: Request<Vec<u8>>) -> Response<Vec<u8>> {
+    fn serve(&self, cx: &Context<'_>, req: &mut Request<Vec<u8>>, resp: &mut Response<Vec<u8>>) {
         let Some(path) = percent_decode(req.uri().path()) else {
-            return error_response(
+            return write_error(
+                resp,
                 StatusCode::BAD_REQUEST,
                 "malformed percent-escape in the path",
             );
         };
         let Ok(found) = self.paths.at(&path) else {
-            return error_response(StatusCode::NOT_FOUND, "not found");
+            return write_error(resp, StatusCode::NOT_FOUND, "not found");
         };
         let route = &self.routes[*found.value];
         let service = route
@@ -204,14 +209,14 @@ impl Service for Router {
                 .map(|(m, _)| m.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+            write_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
-            return resp;
+            return;
         };
         if found.params.is_empty() {
-            return service.serve(cx, req);
+            return service.serve(cx, req, resp);
         }
         let params = PathParams(
             found
@@ -220,7 +225,7 @@ impl Service for Router {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
         );
-        service.serve(&cx.with_value(&params), req)
+        service.serve(&cx.with_value(&params), req, resp);
     }
 }
 

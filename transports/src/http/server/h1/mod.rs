@@ -43,9 +43,9 @@ use ::http::{Method, Request, Response, StatusCode, Version};
 use synkit_core::time::Instant;
 
 use self::chunked::ChunkedDecoder;
-use self::parse::{Framing, Head, ParseError, find_head_end, parse_head};
+use self::parse::{Framing, Head, ParseError, find_head_end, parse_head_into};
 use self::write::{AfterReply, DateCache, ReplyShape, write_response};
-use super::reply::error_response;
+use super::reply::{write_error, write_failure};
 use super::{REQUEST_TIMEOUT_HEADER, ServerConfig};
 use crate::engine::{Incoming, Now, Session, Stats};
 
@@ -73,7 +73,7 @@ enum Phase {
     /// The head is in; the body is arriving.
     Body(Receiving),
     /// A complete request, waiting to be taken by the event loop.
-    Ready(Incoming<Request<Vec<u8>>>, ReplyShape),
+    Ready(Incoming<Exchange>, ReplyShape),
     /// A request is with the service.
     Dispatched { id: u32, shape: ReplyShape },
     /// No more requests: close once the output is written.
@@ -82,14 +82,44 @@ enum Phase {
     Closed,
 }
 
-/// A request whose body is arriving.
+/// A request whose body is arriving (into the exchange's request).
 #[derive(Debug)]
 struct Receiving {
     started: Instant,
     head: Head,
-    body: Vec<u8>,
+    exchange: Exchange,
     rest: BodyRest,
     continue_sent: bool,
+}
+
+/// One request and its answer, as the service sees them. A connection keeps
+/// one between requests and clears it, so the header maps and the body
+/// buffers keep their capacity from one request to the next.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    pub(crate) request: Request<Vec<u8>>,
+    pub(crate) response: Response<Vec<u8>>,
+}
+
+impl Exchange {
+    fn new() -> Exchange {
+        Exchange {
+            request: Request::new(Vec::new()),
+            response: Response::new(Vec::new()),
+        }
+    }
+
+    /// Ready for the next request: empty, capacities kept.
+    fn clear(&mut self) {
+        self.request.headers_mut().clear();
+        self.request.body_mut().clear();
+        self.request.extensions_mut().clear();
+        *self.response.status_mut() = StatusCode::OK;
+        *self.response.version_mut() = Version::HTTP_11;
+        self.response.headers_mut().clear();
+        self.response.body_mut().clear();
+        self.response.extensions_mut().clear();
+    }
 }
 
 #[derive(Debug)]
@@ -116,6 +146,8 @@ pub(crate) struct Connection {
     read_closed: bool,
     shutting_down: bool,
     next_id: u32,
+    /// The exchange of the last request, cleared, for the next one.
+    spare: Option<Exchange>,
 }
 
 impl Connection {
@@ -134,7 +166,19 @@ impl Connection {
             read_closed: false,
             shutting_down: false,
             next_id: 0,
+            spare: None,
         }
+    }
+
+    /// An exchange for a new request: the last one's, or a new one.
+    fn take_exchange(&mut self) -> Exchange {
+        self.spare.take().unwrap_or_else(Exchange::new)
+    }
+
+    /// Keeps `exchange` for the next request.
+    fn recycle(&mut self, mut exchange: Exchange) {
+        exchange.clear();
+        self.spare = Some(exchange);
     }
 
     fn unwritten(&self) -> usize {
@@ -179,31 +223,31 @@ impl Connection {
     /// Tries to complete the head; true if the phase moved on.
     fn read_head(&mut self, started: Instant, now: &Now) -> bool {
         // Parse only once the blank line is in: a client sending a byte at
-        // a time costs a scan of each new byte, not a parse per byte.
-        // The first bytes of a head are parsed at once all the same, so that
+        // a time costs a scan of each new byte, not a parse per byte. The
+        // first bytes of a head are parsed at once all the same, so that
         // what is not HTTP at all (a TLS handshake) is refused straight away.
         let first = self.scanned == 0;
         let found = find_head_end(&self.input, self.scanned.saturating_sub(2));
         self.scanned = self.input.len();
         let max = self.config.max_head_bytes;
-        let parsed = match found {
-            None if self.input.len() > max => Err(parse::too_large(&self.input, max)),
-            None if first => parse_head(&self.input, &self.config),
-            None => Ok(None),
-            Some(_) => parse_head(&self.input, &self.config),
-        };
-        match parsed {
+        if found.is_none() && self.input.len() > max {
+            let e = parse::too_large(&self.input, max);
+            self.reject(e, now);
+            return true;
+        }
+        if found.is_none() && !first {
+            return self.head_incomplete();
+        }
+        let mut exchange = self.take_exchange();
+        match parse_head_into(&self.input, &self.config, &mut exchange.request) {
             Err(e) => {
+                self.recycle(exchange);
                 self.reject(e, now);
                 true
             }
             Ok(None) => {
-                if self.read_closed {
-                    // Cut short: nobody is left to answer.
-                    self.phase = Phase::Closing;
-                    return true;
-                }
-                false
+                self.recycle(exchange);
+                self.head_incomplete()
             }
             Ok(Some(head)) => {
                 self.input.drain(..head.len);
@@ -212,10 +256,11 @@ impl Connection {
                     Framing::Length(n) => (BodyRest::Length(n), n.min(BODY_RESERVE)),
                     Framing::Chunked => (BodyRest::Chunked(ChunkedDecoder::default()), 0),
                 };
+                exchange.request.body_mut().reserve(reserve);
                 self.phase = Phase::Body(Receiving {
                     started,
                     head,
-                    body: Vec::with_capacity(reserve),
+                    exchange,
                     rest,
                     continue_sent: false,
                 });
@@ -224,24 +269,32 @@ impl Connection {
         }
     }
 
+    /// More of the head is needed: wait for it, unless the client is gone.
+    fn head_incomplete(&mut self) -> bool {
+        if self.read_closed {
+            // Cut short: nobody is left to answer.
+            self.phase = Phase::Closing;
+            return true;
+        }
+        false
+    }
+
     /// Takes what body bytes have arrived; true if the phase moved on.
     fn read_body(&mut self, now: &Now) -> bool {
         let Phase::Body(r) = &mut self.phase else {
             return false;
         };
         let max = self.config.max_body_bytes;
+        let body = r.exchange.request.body_mut();
         let done = match &mut r.rest {
             BodyRest::Length(left) => {
                 let take = (*left).min(self.input.len());
-                if r.body.is_empty() && take == *left && r.body.capacity() < take {
-                    r.body.reserve_exact(take);
-                }
-                r.body.extend_from_slice(&self.input[..take]);
+                body.extend_from_slice(&self.input[..take]);
                 self.input.drain(..take);
                 *left -= take;
                 *left == 0
             }
-            BodyRest::Chunked(decoder) => match decoder.decode(&self.input, &mut r.body, max) {
+            BodyRest::Chunked(decoder) => match decoder.decode(&self.input, body, max) {
                 Ok(progress) => {
                     self.input.drain(..progress.consumed);
                     progress.done
@@ -273,40 +326,44 @@ impl Connection {
     /// A whole request is in: make it ready for the service, or answer it
     /// here if its deadline is already gone.
     fn complete(&mut self, r: Receiving, now: &Now) {
-        let Receiving { head, body, .. } = r;
-        let (parts, ()) = head.request.into_parts();
+        let Receiving {
+            head, mut exchange, ..
+        } = r;
+        let request = &exchange.request;
         let then = if !head.keep_alive || self.shutting_down {
             AfterReply::Close
-        } else if parts.version == Version::HTTP_10 {
+        } else if request.version() == Version::HTTP_10 {
             AfterReply::KeepAlive10
         } else {
             AfterReply::KeepAlive
         };
         let shape = ReplyShape {
-            head_only: parts.method == Method::HEAD,
+            head_only: request.method() == Method::HEAD,
             then,
         };
         let mut timeout = self.config.request_timeout;
-        if let Some(asked) = parts.headers.get(REQUEST_TIMEOUT_HEADER) {
+        if let Some(asked) = request.headers().get(REQUEST_TIMEOUT_HEADER) {
             let Some(ms) = std::str::from_utf8(asked.as_bytes())
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
             else {
                 self.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-                let resp = error_response(
+                write_error(
+                    &mut exchange.response,
                     StatusCode::BAD_REQUEST,
                     "X-Request-Timeout-Ms must be a whole number of milliseconds",
                 );
-                self.queue_response(&resp, shape, now);
+                self.queue_response(exchange, shape, now);
                 return;
             };
             if ms == 0 {
                 self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                let resp = error_response(
+                write_error(
+                    &mut exchange.response,
                     StatusCode::GATEWAY_TIMEOUT,
                     "deadline exceeded: X-Request-Timeout-Ms is 0, so no time was left to serve the request",
                 );
-                self.queue_response(&resp, shape, now);
+                self.queue_response(exchange, shape, now);
                 return;
             }
             timeout = timeout.min(Duration::from_millis(ms));
@@ -316,7 +373,7 @@ impl Connection {
         self.next_id = self.next_id.wrapping_add(1);
         let incoming = Incoming {
             id,
-            request: Request::from_parts(parts, body),
+            exchange,
             deadline: now.at + timeout,
         };
         self.phase = Phase::Ready(incoming, shape);
@@ -334,12 +391,15 @@ impl Connection {
     fn answer_and_close(&mut self, status: StatusCode, reason: &str, now: &Now) {
         self.input.clear();
         self.scanned = 0;
-        let resp = error_response(status, reason);
-        self.queue_response(&resp, ReplyShape::CLOSE, now);
+        let mut exchange = self.take_exchange();
+        exchange.clear();
+        write_error(&mut exchange.response, status, reason);
+        self.queue_response(exchange, ReplyShape::CLOSE, now);
     }
 
-    /// Writes `resp` into the output and moves to the phase that follows it.
-    fn queue_response(&mut self, resp: &Response<Vec<u8>>, shape: ReplyShape, now: &Now) {
+    /// Writes the exchange's response into the output, keeps the exchange
+    /// for the next request, and moves to the phase that follows.
+    fn queue_response(&mut self, exchange: Exchange, shape: ReplyShape, now: &Now) {
         let shape = if self.shutting_down {
             shape.closing()
         } else {
@@ -350,7 +410,13 @@ impl Connection {
             self.written = 0;
             self.write_progress = now.at;
         }
-        write_response(&mut self.output, resp, shape, self.date.get(now.unix_secs));
+        write_response(
+            &mut self.output,
+            &exchange.response,
+            shape,
+            self.date.get(now.unix_secs),
+        );
+        self.recycle(exchange);
         self.phase = match shape.then {
             AfterReply::Close => Phase::Closing,
             AfterReply::KeepAlive | AfterReply::KeepAlive10 => Phase::Idle { since: now.at },
@@ -379,8 +445,7 @@ impl Connection {
 }
 
 impl Session for Connection {
-    type Request = Request<Vec<u8>>;
-    type Response = Response<Vec<u8>>;
+    type Exchange = Exchange;
 
     fn received(&mut self, bytes: &[u8], now: &Now) {
         if matches!(self.phase, Phase::Closing | Phase::Closed) {
@@ -409,7 +474,7 @@ impl Session for Connection {
             && self.unwritten() <= OUTPUT_HIGH_WATER
     }
 
-    fn next_request(&mut self, _now: &Now) -> Option<Incoming<Request<Vec<u8>>>> {
+    fn next_request(&mut self, _now: &Now) -> Option<Incoming<Exchange>> {
         if !matches!(self.phase, Phase::Ready(..)) {
             return None;
         }
@@ -424,14 +489,14 @@ impl Session for Connection {
         Some(incoming)
     }
 
-    fn respond(&mut self, id: u32, response: Response<Vec<u8>>, now: &Now) {
+    fn respond(&mut self, id: u32, exchange: Exchange, now: &Now) {
         let Phase::Dispatched { id: current, shape } = self.phase else {
             return;
         };
         if current != id {
             return;
         }
-        self.queue_response(&response, shape, now);
+        self.queue_response(exchange, shape, now);
         self.advance(now);
     }
 
@@ -494,8 +559,8 @@ impl Session for Connection {
         }
     }
 
-    fn failure(kind: crate::engine::Failure) -> Response<Vec<u8>> {
-        super::reply::failure_response(kind)
+    fn fail(exchange: &mut Exchange, failure: crate::engine::Failure) {
+        write_failure(&mut exchange.response, failure);
     }
 }
 
@@ -545,11 +610,15 @@ pub(crate) fn fuzz_stream(bytes: &[u8]) {
         let bound = max_head.max(chunked::MAX_FRAMING_LINE) + 256;
         assert!(c.input.len() <= bound, "input past its bound");
         if let Phase::Body(r) = &c.phase {
-            assert!(r.body.len() <= max_body, "body past its limit");
+            assert!(
+                r.exchange.request.body().len() <= max_body,
+                "body past its limit"
+            );
         }
-        while let Some(req) = c.next_request(&now) {
-            assert!(req.request.body().len() <= max_body);
-            c.respond(req.id, Response::new(b"ok".to_vec()), &now);
+        while let Some(mut req) = c.next_request(&now) {
+            assert!(req.exchange.request.body().len() <= max_body);
+            req.exchange.response.body_mut().extend_from_slice(b"ok");
+            c.respond(req.id, req.exchange, &now);
             progressed = true;
         }
         let n = c.output().len();

@@ -2,6 +2,7 @@
 //! the framing rules of RFC 9112 §6 that keep requests from being smuggled.
 
 use ::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use bytes::Bytes;
 
 use super::super::ServerConfig;
 
@@ -64,10 +65,10 @@ pub(crate) enum Framing {
     Chunked,
 }
 
-/// A parsed request head.
-#[derive(Debug)]
+/// What the connection needs from a parsed request head (the method,
+/// target, version and fields went into the request).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Head {
-    pub(crate) request: Request<()>,
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
     pub(crate) expect_continue: bool,
@@ -105,12 +106,47 @@ pub(crate) fn too_large(buf: &[u8], max_head_bytes: usize) -> ParseError {
     }
 }
 
-/// Parses a request head from the start of `buf`: `Ok(None)` if more bytes
-/// are needed.
-pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Head>, ParseError> {
+/// A parsed head with its request, for tests and the fuzz target.
+#[cfg(any(test, fuzzing))]
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) request: Request<Vec<u8>>,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+    pub(crate) len: usize,
+}
+
+/// [`parse_head_into`] a new request.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Parsed>, ParseError> {
+    let mut request = Request::new(Vec::new());
+    Ok(
+        parse_head_into(buf, config, &mut request)?.map(|head| Parsed {
+            request,
+            framing: head.framing,
+            keep_alive: head.keep_alive,
+            len: head.len,
+        }),
+    )
+}
+
+/// Parses a request head from the start of `buf` into `req` (its method,
+/// target, version and header fields; the fields it held are dropped):
+/// `Ok(None)` if more bytes are needed.
+///
+/// The head is copied once into a shared buffer that the target and every
+/// field value point into, so a request costs two allocations however many
+/// fields it has, and `req`'s header map keeps its capacity from one
+/// request to the next.
+pub(crate) fn parse_head_into(
+    buf: &[u8],
+    config: &ServerConfig,
+    req: &mut Request<Vec<u8>>,
+) -> Result<Option<Head>, ParseError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut storage[..config.max_headers.clamp(1, MAX_HEADERS)]);
-    let len = match req.parse(buf) {
+    let mut parsed =
+        httparse::Request::new(&mut storage[..config.max_headers.clamp(1, MAX_HEADERS)]);
+    let len = match parsed.parse(buf) {
         Ok(httparse::Status::Complete(n)) => {
             if n > config.max_head_bytes {
                 return Err(too_large(buf, config.max_head_bytes));
@@ -124,7 +160,7 @@ pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Hea
             return Ok(None);
         }
         Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadTooLarge),
-        Err(httparse::Error::Version) => return parse_later_minor_version(buf, config),
+        Err(httparse::Error::Version) => return parse_later_minor_version(buf, config, req),
         Err(httparse::Error::HeaderName) => {
             return Err(ParseError::BadRequest("invalid header name"));
         }
@@ -135,23 +171,29 @@ pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Hea
             return Err(ParseError::BadRequest("malformed request line"));
         }
     };
-    let version = match req.version {
+    let version = match parsed.version {
         Some(0) => Version::HTTP_10,
         Some(1) => Version::HTTP_11,
         _ => return Err(ParseError::VersionNotSupported),
     };
-    let method = req
+    let method = parsed
         .method
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
         .ok_or(ParseError::BadRequest("invalid method"))?;
-    let uri: Uri = req
+    let shared = Bytes::copy_from_slice(&buf[..len]);
+    let within = |part: &[u8]| {
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        shared.slice(start..start + part.len())
+    };
+    let uri = parsed
         .path
-        .and_then(|p| p.parse().ok())
+        .and_then(|p| Uri::from_maybe_shared(within(p.as_bytes())).ok())
         .ok_or(ParseError::BadRequest("invalid request target"))?;
 
-    let fields = scan_headers(req.headers, version)?;
+    let headers = req.headers_mut();
+    headers.clear();
+    let fields = scan_headers(parsed.headers, version, headers, within)?;
     let Fields {
-        map,
         content_length,
         chunked,
         connection_close,
@@ -171,13 +213,10 @@ pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Hea
         Version::HTTP_10 => connection_keep_alive && !connection_close,
         _ => !connection_close,
     };
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    *request.headers_mut() = map;
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = version;
     Ok(Some(Head {
-        request,
         framing,
         keep_alive,
         expect_continue,
@@ -192,6 +231,7 @@ pub(crate) fn parse_head(buf: &[u8], config: &ServerConfig) -> Result<Option<Hea
 fn parse_later_minor_version(
     buf: &[u8],
     config: &ServerConfig,
+    req: &mut Request<Vec<u8>>,
 ) -> Result<Option<Head>, ParseError> {
     let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
         // The version is still arriving: wait while it can become `HTTP/d.d`.
@@ -240,13 +280,12 @@ fn parse_later_minor_version(
     }
     let mut rewritten = buf.to_vec();
     rewritten[space + 1..space + 1 + 8].copy_from_slice(b"HTTP/1.1");
-    parse_head(&rewritten, config)
+    parse_head_into(&rewritten, config, req)
 }
 
 /// What the framing and connection rules need from the header fields.
 #[allow(clippy::struct_excessive_bools)]
 struct Fields {
-    map: HeaderMap,
     content_length: Option<usize>,
     chunked: bool,
     connection_close: bool,
@@ -254,9 +293,14 @@ struct Fields {
     expect_continue: bool,
 }
 
-/// Copies the fields into a `HeaderMap`, enforcing RFC 9112's framing rules.
-fn scan_headers(headers: &[httparse::Header<'_>], version: Version) -> Result<Fields, ParseError> {
-    let mut map = HeaderMap::with_capacity(headers.len());
+/// Puts the fields into `map` (values pointing into the shared head, which
+/// `within` slices), enforcing RFC 9112's framing rules.
+fn scan_headers(
+    headers: &[httparse::Header<'_>],
+    version: Version,
+    map: &mut HeaderMap,
+    within: impl Fn(&[u8]) -> Bytes,
+) -> Result<Fields, ParseError> {
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut saw_transfer_encoding = false;
@@ -267,7 +311,7 @@ fn scan_headers(headers: &[httparse::Header<'_>], version: Version) -> Result<Fi
     for h in headers {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ParseError::BadRequest("invalid header name"))?;
-        let value = HeaderValue::from_bytes(h.value)
+        let value = HeaderValue::from_maybe_shared(within(h.value))
             .map_err(|_| ParseError::BadRequest("invalid header value"))?;
         if name == ::http::header::CONTENT_LENGTH {
             let n = parse_content_length(h.value)?;
@@ -325,7 +369,6 @@ fn scan_headers(headers: &[httparse::Header<'_>], version: Version) -> Result<Fi
     // A 100-continue sent to an HTTP/1.0 client would confuse it.
     expect_continue &= version == Version::HTTP_11;
     Ok(Fields {
-        map,
         content_length,
         chunked,
         connection_close,
@@ -353,7 +396,7 @@ mod tests {
         ServerConfig::default()
     }
 
-    fn head(raw: &str) -> Result<Option<Head>, ParseError> {
+    fn head(raw: &str) -> Result<Option<Parsed>, ParseError> {
         parse_head(raw.as_bytes(), &cfg())
     }
 

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ::http::{Request, Response, StatusCode};
+use ::http::StatusCode;
 use synkit_core::time::Instant;
 
-use super::{Connection, OUTPUT_HIGH_WATER, Phase};
+use super::{Connection, Exchange, OUTPUT_HIGH_WATER, Phase};
 use crate::engine::{Failure, Incoming, Now, Session, Stats};
 use crate::http::server::ServerConfig;
 
@@ -40,8 +40,15 @@ fn drain(c: &mut Connection, now: &Now) -> String {
 }
 
 /// Answers the dispatched request with `body`.
-fn answer(c: &mut Connection, req: &Incoming<Request<Vec<u8>>>, body: &str) {
-    c.respond(req.id, Response::new(body.as_bytes().to_vec()), &at(1));
+fn answer(c: &mut Connection, req: Incoming<Exchange>, body: &str) {
+    let Incoming {
+        id, mut exchange, ..
+    } = req;
+    exchange
+        .response
+        .body_mut()
+        .extend_from_slice(body.as_bytes());
+    c.respond(id, exchange, &at(1));
 }
 
 fn status_of(out: &str) -> u16 {
@@ -58,8 +65,8 @@ fn a_request_in_one_piece_is_dispatched_and_answered() {
     let mut c = conn();
     c.received(POST, &at(0));
     let req = c.next_request(&at(0)).expect("a complete request");
-    assert_eq!(req.request.uri().path(), "/uppercase");
-    assert_eq!(req.request.body(), b"{\"s\":\"abc\"}");
+    assert_eq!(req.exchange.request.uri().path(), "/uppercase");
+    assert_eq!(req.exchange.request.body(), b"{\"s\":\"abc\"}");
     assert_eq!(req.deadline, at(0).at + Duration::from_secs(30));
     assert!(
         c.next_request(&at(0)).is_none(),
@@ -69,7 +76,7 @@ fn a_request_in_one_piece_is_dispatched_and_answered() {
         c.wants_read(),
         "reading goes on, to notice a client going away"
     );
-    answer(&mut c, &req, "ABC");
+    answer(&mut c, req, "ABC");
     let out = drain(&mut c, &at(1));
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     assert!(out.ends_with("\r\n\r\nABC"), "{out}");
@@ -91,9 +98,20 @@ fn every_split_point_gives_the_same_requests() {
             c.received(&wire[split..], &at(0));
             let req = early.or_else(|| c.next_request(&at(0)));
             let req = req.unwrap_or_else(|| panic!("split at {split}"));
-            assert_eq!(req.request.uri(), whole.request.uri(), "split at {split}");
-            assert_eq!(req.request.body(), whole.request.body(), "split at {split}");
-            assert_eq!(req.request.headers(), whole.request.headers());
+            assert_eq!(
+                req.exchange.request.uri(),
+                whole.exchange.request.uri(),
+                "split at {split}"
+            );
+            assert_eq!(
+                req.exchange.request.body(),
+                whole.exchange.request.body(),
+                "split at {split}"
+            );
+            assert_eq!(
+                req.exchange.request.headers(),
+                whole.exchange.request.headers()
+            );
         }
     }
 }
@@ -125,7 +143,7 @@ fn pipelined_requests_are_answered_in_order() {
     for n in 0..4 {
         let req = c.next_request(&at(0)).expect("next pipelined request");
         assert!(c.next_request(&at(0)).is_none(), "one at a time");
-        answer(&mut c, &req, &format!("r{n}"));
+        answer(&mut c, req, &format!("r{n}"));
         out.push_str(&drain(&mut c, &at(1)));
     }
     let order: Vec<&str> = out.matches('r').filter(|_| true).collect();
@@ -150,7 +168,7 @@ fn input_behind_a_dispatched_request_is_bounded() {
         assert!(fed < 10 * max, "reading never stopped");
     }
     assert!(fed <= max + GET.len());
-    answer(&mut c, &req, "ok");
+    answer(&mut c, req, "ok");
     assert!(
         c.next_request(&at(1)).is_some(),
         "the backlog is served next"
@@ -167,7 +185,7 @@ fn a_client_that_does_not_read_stops_the_parsing() {
         let Some(req) = c.next_request(&at(0)) else {
             break;
         };
-        answer(&mut c, &req, &big);
+        answer(&mut c, req, &big);
         answered += 1;
         assert!(answered < 10, "output grew without bound");
     }
@@ -214,7 +232,7 @@ fn a_legal_body_in_one_byte_chunks_is_accepted() {
     }
     c.received(b"0\r\n\r\n", &at(0));
     let req = c.next_request(&at(0)).expect("the body completed");
-    assert_eq!(req.request.body().len(), 200_000);
+    assert_eq!(req.exchange.request.body().len(), 200_000);
 }
 
 #[test]
@@ -228,7 +246,10 @@ fn expect_100_continue_is_answered_once_before_the_body() {
     c.received(b"h", &at(0));
     assert_eq!(c.output(), b"", "sent once");
     c.received(b"i", &at(0));
-    assert_eq!(c.next_request(&at(0)).unwrap().request.body(), b"hi");
+    assert_eq!(
+        c.next_request(&at(0)).unwrap().exchange.request.body(),
+        b"hi"
+    );
 }
 
 #[test]
@@ -295,7 +316,7 @@ fn the_request_timeout_header_only_tightens() {
     );
     let req = c.next_request(&at(5)).unwrap();
     assert_eq!(req.deadline, at(255).at);
-    answer(&mut c, &req, "");
+    answer(&mut c, req, "");
     c.received(
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 999999999\r\n\r\n",
         &at(5),
@@ -330,7 +351,7 @@ fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
     let mut c = conn();
     c.received(GET, &at(0));
     let req = c.next_request(&at(0)).unwrap();
-    answer(&mut c, &req, "never read");
+    answer(&mut c, req, "never read");
     assert_eq!(c.next_timer(), Some(at(1 + 30_000).at));
     c.on_timer(&at(30_001));
     assert!(c.wants_close());
@@ -346,7 +367,7 @@ fn the_end_of_input_closes_between_requests_but_answers_the_one_in_flight() {
         .next_request(&at(0))
         .expect("a complete request is still served");
     assert!(!c.wants_close());
-    answer(&mut c, &req, "last");
+    answer(&mut c, req, "last");
     assert!(!c.wants_close(), "the answer is written first");
     assert!(drain(&mut c, &at(1)).ends_with("last"));
     assert!(c.wants_close());
@@ -375,7 +396,7 @@ fn shutdown_closes_idle_connections_and_finishes_begun_requests() {
     assert!(c.wants_read());
     c.received(&POST[POST.len() - 5..], &at(500));
     let req = c.next_request(&at(500)).expect("finished within the grace");
-    answer(&mut c, &req, "done");
+    answer(&mut c, req, "done");
     let out = drain(&mut c, &at(501));
     assert_eq!(status_of(&out), 200);
     assert!(out.contains("connection: close\r\n"), "{out}");
@@ -386,7 +407,7 @@ fn shutdown_closes_idle_connections_and_finishes_begun_requests() {
     c.received(GET, &at(0));
     let req = c.next_request(&at(0)).unwrap();
     c.shutdown(&at(0));
-    answer(&mut c, &req, "x");
+    answer(&mut c, req, "x");
     assert!(drain(&mut c, &at(1)).contains("connection: close\r\n"));
     assert!(c.wants_close());
 }
@@ -396,14 +417,14 @@ fn http_1_0_and_head_shape_the_reply() {
     let mut c = conn();
     c.received(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &at(0));
     let req = c.next_request(&at(0)).unwrap();
-    answer(&mut c, &req, "ten");
+    answer(&mut c, req, "ten");
     let out = drain(&mut c, &at(1));
     assert!(out.contains("connection: keep-alive\r\n"), "{out}");
     assert!(!c.wants_close());
 
     c.received(b"HEAD / HTTP/1.0\r\n\r\n", &at(1));
     let req = c.next_request(&at(1)).unwrap();
-    answer(&mut c, &req, "body");
+    answer(&mut c, req, "body");
     let out = drain(&mut c, &at(1));
     assert!(out.contains("content-length: 4\r\n"));
     assert!(out.contains("connection: close\r\n"));
@@ -414,13 +435,14 @@ fn http_1_0_and_head_shape_the_reply() {
 #[test]
 fn a_stale_or_unknown_answer_is_ignored() {
     let mut c = conn();
-    c.respond(7, Response::new(b"stray".to_vec()), &at(0));
+    c.respond(7, Exchange::new(), &at(0));
     assert!(c.output().is_empty());
     c.received(GET, &at(0));
-    let req = c.next_request(&at(0)).unwrap();
-    c.respond(req.id + 1, Response::new(b"wrong".to_vec()), &at(0));
+    let mut req = c.next_request(&at(0)).unwrap();
+    c.respond(req.id + 1, Exchange::new(), &at(0));
     assert!(c.output().is_empty());
-    c.respond(req.id, Connection::failure(Failure::Overloaded), &at(0));
+    Connection::fail(&mut req.exchange, Failure::Overloaded);
+    c.respond(req.id, req.exchange, &at(0));
     let out = drain(&mut c, &at(0));
     assert_eq!(status_of(&out), 503);
     assert!(out.contains("retry-after: 1\r\n"));
@@ -500,7 +522,7 @@ mod arbitrary_streams {
             while pos < wire.len() && !c.wants_close() {
                 if !c.wants_read() {
                     // Whatever blocks reading must be something we can clear.
-                    let served = c.next_request(&at(ms)).map(|r| answer(&mut c, &r, "ok")).is_some();
+                    let served = c.next_request(&at(ms)).map(|r| answer(&mut c, r, "ok")).is_some();
                     let had_output = !c.output().is_empty();
                     drain(&mut c, &at(ms));
                     prop_assert!(served || had_output || c.wants_close(), "stuck: {:?}", c);
@@ -512,11 +534,11 @@ mod arbitrary_streams {
                 ms += 1;
                 prop_assert!(c.input.len() <= config.max_head_bytes + 64);
                 if let Phase::Body(r) = &c.phase {
-                    prop_assert!(r.body.len() <= config.max_body_bytes);
+                    prop_assert!(r.exchange.request.body().len() <= config.max_body_bytes);
                 }
                 while let Some(r) = c.next_request(&at(ms)) {
-                    prop_assert!(r.request.body().len() <= config.max_body_bytes);
-                    answer(&mut c, &r, "ok");
+                    prop_assert!(r.exchange.request.body().len() <= config.max_body_bytes);
+                    answer(&mut c, r, "ok");
                 }
                 drain(&mut c, &at(ms));
             }

@@ -1,5 +1,6 @@
 //! Responses onto the wire.
 
+use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 
 use ::http::{HeaderMap, Response, StatusCode};
@@ -23,9 +24,9 @@ impl DateCache {
         if unix_secs != self.second {
             self.second = unix_secs;
             let at = SystemTime::UNIX_EPOCH + Duration::from_secs(unix_secs);
-            let text = httpdate::fmt_http_date(at);
-            let n = text.len().min(29);
-            self.value[..n].copy_from_slice(&text.as_bytes()[..n]);
+            // Formatted in place: an IMF-fixdate is always 29 bytes.
+            let mut into = &mut self.value[..];
+            let _ = write!(into, "{}", httpdate::HttpDate::from(at));
         }
         &self.value
     }

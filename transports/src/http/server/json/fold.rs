@@ -170,7 +170,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<S> {
         let Some(fields) = self.fields else {
             return self.inner.deserialize(Fold(d));
         };
-        let key: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        let key = d.deserialize_str(KeyVisitor)?;
         let field = fields
             .iter()
             .find(|f| **f == key)
@@ -183,6 +183,26 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<S> {
                 .inner
                 .deserialize(de::value::StrDeserializer::<D::Error>::new(&key)),
         }
+    }
+}
+
+/// An object key, borrowed from the input when it can be (no escapes),
+/// so matching it to a field costs no allocation.
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = std::borrow::Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(v.to_owned()))
     }
 }
 

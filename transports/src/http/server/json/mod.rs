@@ -66,22 +66,41 @@ pub fn decode_go_json<T: DeserializeOwned>(
     go::from_slice(req.body()).map_err(|e| DecodeError::bad_request(format!("invalid JSON: {e}")))
 }
 
-/// Encodes `resp` as a JSON response the way Go kit's `EncodeJSONResponse`
-/// does: `Content-Type: application/json; charset=utf-8`, the body ending
-/// in a newline, and `<`, `>`, `&` escaped as Go's `encoding/json` escapes
-/// them, so the bytes match a Go kit service's.
+/// Encodes `value` into `resp` the way Go kit's `EncodeJSONResponse` does:
+/// `Content-Type: application/json; charset=utf-8`, the body ending in a
+/// newline, and escaped as Go's `encoding/json` escapes (see [`go_json`]),
+/// so the bytes match a Go kit service's. The JSON is written straight
+/// into the response's body buffer, which the server keeps from one
+/// request to the next.
 pub fn encode_json<T: Serialize>(
     _cx: &Context<'_>,
-    resp: T,
-) -> Result<Response<Vec<u8>>, EncodeError> {
-    let mut body = go_json(&resp)?;
+    value: T,
+    resp: &mut Response<Vec<u8>>,
+) -> Result<(), EncodeError> {
+    let body = resp.body_mut();
+    body.clear();
+    go_json_into(body, &value)?;
     body.push(b'\n');
-    let mut out = Response::new(body);
-    out.headers_mut().insert(
+    resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
-    Ok(out)
+    Ok(())
+}
+
+/// Appends `value` as JSON, escaped as [`go_json`] escapes it, to `out`.
+pub fn go_json_into<T: Serialize>(out: &mut Vec<u8>, value: &T) -> Result<(), EncodeError> {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, value).map_err(|e| EncodeError(e.to_string()))?;
+    if out[start..]
+        .iter()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\\' | 0xe2))
+    {
+        let escaped = go_escape(&out[start..]);
+        out.truncate(start);
+        out.extend_from_slice(&escaped);
+    }
+    Ok(())
 }
 
 /// `value` as JSON escaped as Go's `encoding/json` escapes it, where
@@ -90,13 +109,13 @@ pub fn encode_json<T: Serialize>(
 /// escaping), and backspace and form feed `\u0008` and `\u000c` (Go has
 /// no short forms for them).
 pub fn go_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    let raw = serde_json::to_vec(value).map_err(|e| EncodeError(e.to_string()))?;
-    if !raw
-        .iter()
-        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'\\' | 0xe2))
-    {
-        return Ok(raw);
-    }
+    let mut out = Vec::new();
+    go_json_into(&mut out, value)?;
+    Ok(out)
+}
+
+/// `serde_json`'s output with Go's escapes in place of its own.
+fn go_escape(raw: &[u8]) -> Vec<u8> {
     // These bytes can only occur inside strings in serde_json's output, so
     // escaping them everywhere is escaping them in strings.
     let mut out = Vec::with_capacity(raw.len() + 16);
@@ -131,7 +150,7 @@ pub fn go_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
         }
         i += 1;
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -158,7 +177,13 @@ mod tests {
 
     #[test]
     fn json_responses_end_with_a_newline_like_go_kit() {
-        let resp = encode_json(&Context::background(), serde_json::json!({"v": 3})).unwrap();
+        let mut resp = Response::new(b"stale".to_vec());
+        encode_json(
+            &Context::background(),
+            serde_json::json!({"v": 3}),
+            &mut resp,
+        )
+        .unwrap();
         assert_eq!(resp.body(), b"{\"v\":3}\n");
         assert_eq!(
             resp.headers()[header::CONTENT_TYPE],
