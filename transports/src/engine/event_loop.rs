@@ -47,6 +47,10 @@ struct Conn<S> {
     /// The socket may take more bytes (no `WouldBlock` since the last
     /// writable event).
     writable: bool,
+    /// Whether the loop asked to hear when the socket becomes writable:
+    /// only while a write is stuck, since every ACK would otherwise wake
+    /// the loop for nothing.
+    watching_writes: bool,
     /// The cancellation token of the request with a worker, if any.
     cancel: Option<Arc<CancelToken>>,
     /// A token no one else holds any more, kept for the next request.
@@ -266,11 +270,7 @@ where
             if self
                 .poll
                 .registry()
-                .register(
-                    &mut stream,
-                    Token(index),
-                    Interest::READABLE | Interest::WRITABLE,
-                )
+                .register(&mut stream, Token(index), Interest::READABLE)
                 .is_err()
             {
                 self.free.push(index);
@@ -283,6 +283,7 @@ where
                 session: (self.new_session)(now.at),
                 readable: false,
                 writable: true,
+                watching_writes: false,
                 cancel: None,
                 spare_cancel: None,
                 lingering: None,
@@ -350,13 +351,30 @@ where
                         c.session.wrote(n, now);
                         progressed = true;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        c.writable = false;
+                        if !c.watching_writes {
+                            let both = Interest::READABLE | Interest::WRITABLE;
+                            c.watching_writes = self
+                                .poll
+                                .registry()
+                                .reregister(&mut c.stream, Token(i), both)
+                                .is_ok();
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
                     Err(_) => {
                         self.close(i);
                         return;
                     }
                 }
+            }
+            if c.watching_writes && c.session.output().is_empty() {
+                c.watching_writes = self
+                    .poll
+                    .registry()
+                    .reregister(&mut c.stream, Token(i), Interest::READABLE)
+                    .is_err();
             }
             let Some(c) = self.conns[i].as_mut() else {
                 return;
