@@ -269,34 +269,6 @@ fn a_body_cut_short_is_dropped_and_the_server_goes_on() {
 }
 
 #[test]
-fn a_client_sending_one_byte_at_a_time_is_timed_out() {
-    let config = ServerConfig {
-        request_read_timeout: Duration::from_millis(300),
-        ..ServerConfig::default()
-    };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
-        .unwrap();
-    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
-    let request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut answer = None;
-    for byte in request.iter().take(request.len() - 1) {
-        if std::io::Write::write_all(&mut stream, &[*byte]).is_err() {
-            break;
-        }
-        let got = read_until_quiet(&mut stream, Duration::from_millis(50));
-        if !got.bytes.is_empty() || got.closed {
-            answer = Some(got);
-            break;
-        }
-    }
-    let got = answer.expect("the server answered before the request was complete");
-    assert_eq!(got.statuses(), [408]);
-    assert_eq!(server.stats().timed_out_reads.load(Ordering::Relaxed), 1);
-    server.shutdown(Duration::from_secs(1));
-}
-
-#[test]
 fn a_client_that_disconnects_cancels_its_request() {
     let saw_cancel = Arc::new(AtomicBool::new(false));
     let started = Arc::new(AtomicBool::new(false));

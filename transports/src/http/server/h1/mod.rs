@@ -27,10 +27,33 @@
 //!   phase, or leaves the connection waiting for something outside it (more
 //!   bytes, a writable socket, a response, a timer). A loop that reads only
 //!   while `wants_read` is true cannot spin.
+//!
+//! # Why not ureq-proto's server
+//!
+//! ureq-proto (in the dependency graph already, through ureq) has a sans-IO
+//! HTTP/1.1 server too: a typed-state `Reply` that walks one request from
+//! its head to its response, and it was the model for this one. It was not
+//! taken because a server connection needs what it leaves to the caller:
+//! the machine here lives across requests (keep-alive, pipelining, the
+//! input left behind one request being the next one's head), owns the
+//! timers (slow heads and bodies, idle connections, a client that stops
+//! reading), the limits with their statuses (413, 414, 417, 431, 505), the
+//! smuggling rules we test for, graceful shutdown, and the recycled
+//! exchange that makes a request cost no allocation of its own. Those are
+//! most of this file; wrapping a per-request typestate in an enum stored in
+//! each connection would add a layer without removing any of them.
 
 mod chunked;
+mod exchange;
+#[cfg(any(fuzzing, test))]
+mod fuzz;
 pub(crate) mod parse;
+mod version;
 pub(crate) mod write;
+
+pub(crate) use exchange::Exchange;
+#[cfg(any(fuzzing, test))]
+pub(crate) use fuzz::fuzz_stream;
 
 #[cfg(test)]
 mod tests;
@@ -39,7 +62,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ::http::{Method, Request, Response, StatusCode, Version};
+use ::http::{Method, StatusCode, Version};
 use synkit_core::time::Instant;
 
 use self::chunked::ChunkedDecoder;
@@ -90,36 +113,6 @@ struct Receiving {
     exchange: Exchange,
     rest: BodyRest,
     continue_sent: bool,
-}
-
-/// One request and its answer, as the service sees them. A connection keeps
-/// one between requests and clears it, so the header maps and the body
-/// buffers keep their capacity from one request to the next.
-#[derive(Debug)]
-pub(crate) struct Exchange {
-    pub(crate) request: Request<Vec<u8>>,
-    pub(crate) response: Response<Vec<u8>>,
-}
-
-impl Exchange {
-    fn new() -> Exchange {
-        Exchange {
-            request: Request::new(Vec::new()),
-            response: Response::new(Vec::new()),
-        }
-    }
-
-    /// Ready for the next request: empty, capacities kept.
-    fn clear(&mut self) {
-        self.request.headers_mut().clear();
-        self.request.body_mut().clear();
-        self.request.extensions_mut().clear();
-        *self.response.status_mut() = StatusCode::OK;
-        *self.response.version_mut() = Version::HTTP_11;
-        self.response.headers_mut().clear();
-        self.response.body_mut().clear();
-        self.response.extensions_mut().clear();
-    }
 }
 
 #[derive(Debug)]
@@ -572,70 +565,5 @@ impl std::fmt::Debug for Connection {
             .field("unwritten", &self.unwritten())
             .field("read_closed", &self.read_closed)
             .finish_non_exhaustive()
-    }
-}
-
-/// Drives a connection through `bytes`, the first eight of which choose the
-/// split sizes: the fuzz target's body, and the invariants it checks.
-#[cfg(any(fuzzing, test))]
-pub(crate) fn fuzz_stream(bytes: &[u8]) {
-    use crate::engine::Now;
-
-    let (splits, wire) = bytes.split_at(bytes.len().min(8));
-    let splits: Vec<usize> = splits.iter().map(|&b| usize::from(b) + 1).collect();
-    let config = ServerConfig {
-        max_head_bytes: 1024,
-        max_body_bytes: 4096,
-        ..ServerConfig::default()
-    };
-    let (max_head, max_body) = (config.max_head_bytes, config.max_body_bytes);
-    let stats = Arc::new(Stats::default());
-    let mut c = Connection::new(Arc::new(config), stats, Instant::ZERO);
-    let mut pos = 0;
-    let mut ms = 0u64;
-    let mut split = splits.iter().cycle();
-    let mut idle_rounds = 0;
-    while !c.wants_close() {
-        let now = Now {
-            at: Instant::from_nanos(ms * 1_000_000),
-            unix_secs: 1,
-        };
-        let mut progressed = false;
-        if c.wants_read() && pos < wire.len() {
-            let end = (pos + split.next().copied().unwrap_or(1)).min(wire.len());
-            c.received(&wire[pos..end], &now);
-            pos = end;
-            progressed = true;
-        }
-        let bound = max_head.max(chunked::MAX_FRAMING_LINE) + 256;
-        assert!(c.input.len() <= bound, "input past its bound");
-        if let Phase::Body(r) = &c.phase {
-            assert!(
-                r.exchange.request.body().len() <= max_body,
-                "body past its limit"
-            );
-        }
-        while let Some(mut req) = c.next_request(&now) {
-            assert!(req.exchange.request.body().len() <= max_body);
-            req.exchange.response.body_mut().extend_from_slice(b"ok");
-            c.respond(req.id, req.exchange, &now);
-            progressed = true;
-        }
-        let n = c.output().len();
-        if n > 0 {
-            c.wrote(n, &now);
-            progressed = true;
-        }
-        assert!(
-            progressed || pos == wire.len(),
-            "stuck: not reading, and nothing to serve or write: {c:?}"
-        );
-        if pos == wire.len() && !progressed {
-            // Out of input: the client goes away; the machine must end.
-            c.read_closed(&now);
-            idle_rounds += 1;
-            assert!(idle_rounds < 4, "stuck after the end of input: {c:?}");
-        }
-        ms += 1;
     }
 }

@@ -17,6 +17,8 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::value::{MapDeserializer, SeqDeserializer};
+
+use super::zero::Zero;
 use serde::de::{
     self, DeserializeOwned, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
@@ -94,7 +96,7 @@ impl<'de> Deserialize<'de> for Value {
 
 /// Why a body could not be decoded.
 #[derive(Debug)]
-pub(crate) struct GoDecodeError(String);
+pub(crate) struct GoDecodeError(pub(super) String);
 
 impl fmt::Display for GoDecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -183,10 +185,7 @@ pub(super) fn key_matches(key: &str, field: &str) -> bool {
 }
 
 /// A JSON value read with Go's rules.
-struct GoValue<'a>(&'a Value);
-
-/// The zero value of whatever type asks for it.
-struct Zero;
+pub(super) struct GoValue<'a>(&'a Value);
 
 macro_rules! null_is_zero {
     ($($method:ident),*) => {$(
@@ -379,7 +378,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// A struct field's value: from the body, or zero.
-enum FieldValue<'a> {
+pub(super) enum FieldValue<'a> {
     Value(GoValue<'a>),
     Zero,
 }
@@ -426,180 +425,6 @@ impl<'de> Deserializer<'de> for FieldValue<'_> {
         deserialize_struct, name: &'static str, fields: &'static [&'static str];
         deserialize_enum, name: &'static str, variants: &'static [&'static str];
     );
-}
-
-impl<'de> Deserializer<'de> for Zero {
-    type Error = GoDecodeError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_unit()
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_bool(false)
-    }
-
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_i8(0)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_i16(0)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_i32(0)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_i64(0)
-    }
-
-    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_i128(0)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_u8(0)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_u16(0)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_u32(0)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_u64(0)
-    }
-
-    fn deserialize_u128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_u128(0)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_f32(0.0)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_f64(0.0)
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_char('\0')
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_str("")
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_str("")
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_bytes(&[])
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_bytes(&[])
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_none()
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_unit()
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_unit()
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_seq(SeqDeserializer::new(std::iter::empty::<GoValue<'_>>()))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        _visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        Err(GoDecodeError("a tuple has no zero value here".into()))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        _visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        Err(GoDecodeError(
-            "a tuple struct has no zero value here".into(),
-        ))
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_map(MapDeserializer::new(
-            std::iter::empty::<(&str, GoValue<'_>)>(),
-        ))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_map(MapDeserializer::new(
-            fields.iter().map(|&f| (f, FieldValue::Zero)),
-        ))
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        _variants: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        Err(GoDecodeError(format!("{name} has no zero value")))
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(
-        self,
-        _visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        Err(GoDecodeError("a missing identifier".into()))
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, GoDecodeError> {
-        visitor.visit_unit()
-    }
-}
-
-impl IntoDeserializer<'_, GoDecodeError> for Zero {
-    type Deserializer = Self;
-    fn into_deserializer(self) -> Self {
-        self
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{DecodeError, EncodeError};
 
 mod fold;
 mod go;
+mod zero;
 
 /// Decodes a JSON request body into `T`: a decode function for a
 /// [`Handler`](super::Handler). Malformed JSON, or JSON of the wrong shape,
