@@ -138,6 +138,9 @@ fn stringsvc_parity_corpus_matches_go_kit() {
         same(method, "/uppercase", br#"{"s":"any method"}"#);
         same(method, "/count", br#"{"s":"any method"}"#);
     }
+    // Paths are matched percent-decoded, as Go's ServeMux matches URL.Path.
+    same("POST", "/%63ount", br#"{"s":"escaped path"}"#);
+    same("POST", "/%75ppercase", br#"{"s":"escaped path"}"#);
     // Counts are UTF-8 bytes (Go's len).
     for s in ["😀", "héllo", "日本語", r"a\u0000b", ""] {
         same("POST", "/count", format!(r#"{{"s":"{s}"}}"#).as_bytes());
@@ -212,6 +215,23 @@ fn malformed_json_is_400_json_here_and_500_text_in_go_kit() {
         assert_eq!(status, 400, "synkit: {text}");
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert!(json["error"].as_str().unwrap().starts_with("invalid JSON"));
+    }
+    ours.shutdown(Duration::from_secs(1));
+}
+
+/// Where synkit deliberately differs from Go's ServeMux: paths are not
+/// cleaned. Go redirects `//count` (and `/./count`, `/x/../count`) to
+/// `/count` with a 301; synkit's router matches what it is given and
+/// answers 404, so a client that builds such paths finds out.
+#[test]
+fn unclean_paths_are_404_here_and_301_in_go() {
+    let kit = GoServer::start("kitstringsvc");
+    let ours = synkit(synkit_examples::stringsvc::transport::router(Strings));
+    for path in ["//count", "/./count", "/x/../count"] {
+        let (status, _) = answer(kit.addr(), path, r#"{"s":"x"}"#);
+        assert_eq!(status, 301, "Go kit, {path}");
+        let (status, text) = answer(ours.local_addr(), path, r#"{"s":"x"}"#);
+        assert_eq!(status, 404, "synkit, {path}: {text}");
     }
     ours.shutdown(Duration::from_secs(1));
 }
