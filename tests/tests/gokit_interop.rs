@@ -219,7 +219,7 @@ fn malformed_json_is_400_json_here_and_500_text_in_go_kit() {
     ours.shutdown(Duration::from_secs(1));
 }
 
-/// Where synkit deliberately differs from Go's ServeMux: paths are not
+/// Where synkit deliberately differs from Go's `ServeMux`: paths are not
 /// cleaned. Go redirects `//count` (and `/./count`, `/x/../count`) to
 /// `/count` with a 301; synkit's router matches what it is given and
 /// answers 404, so a client that builds such paths finds out.
