@@ -8,10 +8,13 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use synkit_core::Context;
+use synkit_core::time::ManualClock;
 use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::transport::router;
 use synkit_tests::wire::{eventually, exchange, exchange_half_closed, read_until_quiet};
-use synkit_transports::http::server::{Server, ServerConfig, ServerHandle, service_fn};
+use synkit_transports::http::server::{
+    Server, ServerClock, ServerConfig, ServerHandle, service_fn,
+};
 use synkit_transports::http::{Request, Response};
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -533,9 +536,11 @@ fn connections_beyond_the_limit_are_refused_politely() {
 }
 
 #[test]
-fn idle_keep_alive_connections_are_closed() {
+fn idle_keep_alive_connections_are_closed_on_the_servers_clock() {
+    // The server's timers read its clock: a manual one, moved by the test.
+    let clock = Arc::new(ManualClock::new());
     let config = ServerConfig {
-        idle_timeout: Duration::from_millis(200),
+        clock: ServerClock::new(Arc::clone(&clock)),
         ..ServerConfig::default()
     };
     let server = Server::new(config)
@@ -543,10 +548,21 @@ fn idle_keep_alive_connections_are_closed() {
         .unwrap();
     let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
     std::io::Write::write_all(&mut stream, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    // Read the answer, then keep listening: the server ends the idle connection.
-    let got = read_until_quiet(&mut stream, Duration::from_secs(5));
+    let got = read_until_quiet(&mut stream, QUIET);
     assert_eq!(got.statuses(), [200]);
-    assert!(got.closed, "closed by the server after its idle timeout");
+    assert!(!got.closed, "kept alive");
+    clock.advance(Duration::from_secs(59));
+    let got = read_until_quiet(&mut stream, QUIET);
+    assert!(!got.closed, "59 s idle is within the 60 s timeout");
+    clock.advance(Duration::from_secs(2));
+    let got = read_until_quiet(&mut stream, Duration::from_secs(5));
+    assert!(
+        got.closed && got.bytes.is_empty(),
+        "closed, silently, past 60 s"
+    );
+    // The server lingers until the client closes too (on its clock, which
+    // only the test moves), so close before shutting down.
+    drop(stream);
     server.shutdown(Duration::from_secs(1));
 }
 
