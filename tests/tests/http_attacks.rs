@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use synkit_core::time::ManualClock;
 use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::transport::router;
 use synkit_tests::wire::{eventually, exchange, read_until_quiet};
-use synkit_transports::http::server::{Server, ServerConfig, ServerHandle};
+use synkit_transports::http::server::{Server, ServerClock, ServerConfig, ServerHandle};
 
 const STATUS: &[u8] = b"HTTP/1.1 200 OK\r\n";
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -261,8 +262,11 @@ fn several_event_loops_share_the_connections() {
 
 #[test]
 fn a_client_sending_one_byte_at_a_time_is_timed_out() {
+    // The read timeout runs on the server's clock: a manual one, moved a
+    // second per byte, so the whole request would take 33 s.
+    let clock = Arc::new(ManualClock::new());
     let config = ServerConfig {
-        request_read_timeout: Duration::from_millis(300),
+        clock: ServerClock::new(Arc::clone(&clock)),
         ..ServerConfig::default()
     };
     let server = Server::new(config)
@@ -271,18 +275,21 @@ fn a_client_sending_one_byte_at_a_time_is_timed_out() {
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     let request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut answer = None;
-    for byte in request.iter().take(request.len() - 1) {
+    for (sent, byte) in request.iter().take(request.len() - 1).enumerate() {
         if stream.write_all(&[*byte]).is_err() {
             break;
         }
         let got = read_until_quiet(&mut stream, Duration::from_millis(50));
         if !got.bytes.is_empty() || got.closed {
-            answer = Some(got);
+            answer = Some((sent, got));
             break;
         }
+        clock.advance(Duration::from_secs(1));
     }
-    let got = answer.expect("the server answered before the request was complete");
+    let (sent, got) = answer.expect("the server answered before the request was complete");
     assert_eq!(got.statuses(), [408]);
+    assert_eq!(sent, 10, "answered once 10 s had passed, not before");
     assert_eq!(server.stats().timed_out_reads.load(Ordering::Relaxed), 1);
+    drop(stream);
     server.shutdown(Duration::from_secs(1));
 }
