@@ -40,11 +40,18 @@ fn a_request_costs_a_bounded_number_of_allocations() {
         let mut stream = TcpStream::connect(server.local_addr()).unwrap();
         stream.set_nodelay(true).unwrap();
         round_trips(&mut stream, 1000); // warm up: buffers grow to their size
-        let before = process_allocations();
-        round_trips(&mut stream, 1000);
-        let made = u32::try_from(process_allocations() - before).expect("a sane count");
-        let per_request = f64::from(made) / 1000.0;
-        println!("workers {workers}: {per_request:.3} allocations per request");
+        // Three windows of 1 000; the steady state is the fewest. A one-off
+        // (a queue's first growth when a busy machine makes the loop yield)
+        // lands in one window at most; a per-request allocation in all.
+        let mut windows = [0u32; 3];
+        for window in &mut windows {
+            let before = process_allocations();
+            round_trips(&mut stream, 1000);
+            *window = u32::try_from(process_allocations() - before).expect("a sane count");
+        }
+        let fewest = windows.iter().copied().min().unwrap_or(u32::MAX);
+        let per_request = f64::from(fewest) / 1000.0;
+        println!("workers {workers}: {windows:?} allocations in three windows of 1 000 requests");
         // Measured at 4, inline and pooled: the request head copied once
         // into a shared buffer (and that buffer's shared header), the
         // decoded string and the upper-cased one. Header maps, body
@@ -52,7 +59,7 @@ fn a_request_costs_a_bounded_number_of_allocations() {
         // one request to the next. A regression past this bound fails.
         assert!(
             per_request <= 4.0,
-            "workers {workers}: {per_request:.1} allocations per request"
+            "workers {workers}: {per_request:.3} allocations per request ({windows:?})"
         );
         drop(stream);
         server.shutdown(Duration::from_secs(1));

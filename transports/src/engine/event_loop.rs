@@ -128,7 +128,7 @@ where
             handler,
             dispatch,
             done,
-            resume: VecDeque::new(),
+            resume: VecDeque::with_capacity(64),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             shutdown_deadline: None,
         }
