@@ -21,6 +21,7 @@
 //! | [`cache`] | a fixed-capacity, sharded LRU and the cache middleware (`alloc`) |
 //! | [`bulkhead`] | bulkheads: a cap on calls in flight, shedding or waiting |
 //! | [`timeout`] | a deadline for the layers below |
+//! | [`lb`] | balancers (round robin, random) and Go kit's retry (`alloc`) |
 //!
 //! Every middleware is two types, named as tower names them: the *layer*
 //! (`ErroringLimiterLayer`, `BreakerLayer`, `CacheLayer`,
@@ -109,6 +110,7 @@ pub mod cache;
 pub mod context;
 pub mod endpoint;
 pub mod error;
+pub mod lb;
 pub mod ratelimit;
 mod sync;
 pub mod time;

@@ -204,3 +204,24 @@ fn the_full_stack_on_every_path() {
         assert_eq!(limited.call(&cx, 2), Err(Error::RateLimited));
     });
 }
+
+#[test]
+fn balancers_picking_and_retry_succeeding() {
+    use synkit_core::lb::{Balancer, Random, Retry, RoundRobin};
+
+    let clock = ManualClock::new();
+    let cx = Context::new(&clock);
+    let set = [evens_only(), evens_only(), evens_only()];
+    let rr = RoundRobin::new(&set[..]);
+    let random = Random::new(&set[..], 7);
+    let retry = Retry::new(3, Duration::from_millis(250), RoundRobin::new(&set[..]));
+    assert_no_alloc(|| {
+        for _ in 0..10 {
+            assert_eq!(rr.pick().unwrap().call(&cx, 4), Ok(2));
+            assert_eq!(random.pick().unwrap().call(&cx, 4), Ok(2));
+            assert_eq!(retry.call(&cx, 4), Ok(2));
+        }
+    });
+    // A failing call keeps its attempts' errors: that path allocates.
+    assert_eq!(retry.call(&cx, 3).unwrap_err().earlier().len(), 2);
+}
