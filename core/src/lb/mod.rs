@@ -5,7 +5,8 @@
 //! elsewhere. [`RoundRobin`] takes them in turn and [`Random`] at random,
 //! as Go kit's do. [`Retry`] (with `alloc`) calls through a balancer until
 //! a call succeeds, the attempts run out or the time does, with Go kit's
-//! semantics exactly.
+//! semantics exactly; a [`RetryBudget`] keeps its retries to a share of
+//! recent calls.
 //!
 //! A pick borrows the set (or holds a cheap snapshot of it): nothing is
 //! allocated to pick, and a first-time success through [`Retry`] allocates
@@ -30,11 +31,16 @@
 
 mod balancers;
 #[cfg(feature = "alloc")]
+mod budget;
+#[cfg(feature = "alloc")]
 mod retry;
 
 use core::ops::Deref;
 
 pub use balancers::{Picked, Random, RoundRobin};
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use budget::{Budgeted, RetryBudget};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use retry::{MaxAttempts, Retry, RetryError, RetryPolicy};

@@ -14,6 +14,9 @@ use crate::{Context, Endpoint, Error};
 /// go on and, if it likes, an error to report in place of this one (Go
 /// kit's `replacement`).
 pub trait RetryPolicy<E> {
+    /// A call begins (before its first attempt). Default: nothing.
+    fn started(&self) {}
+
     /// After attempt `attempt` failed with `err`: go on?, and a replacement.
     fn after(&self, attempt: usize, err: &E) -> (bool, Option<E>);
 }
@@ -115,6 +118,7 @@ where
 
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<B::Response, RetryError<B::Error>> {
         let bounded = cx.with_timeout(self.timeout);
+        self.policy.started();
         let mut raw = Vec::new();
         let mut attempt = 0;
         loop {
@@ -381,6 +385,28 @@ mod tests {
         let err = retry.call(&Context::new(&clock), ()).unwrap_err();
         assert_eq!(err.to_string(), "gave up after 1");
         assert!(err.earlier().is_empty());
+    }
+
+    #[test]
+    fn a_budget_caps_the_retries_across_calls() {
+        let clock = ManualClock::new();
+        // 10 % of calls and no floor: 20 calls may retry twice in all.
+        let budget = crate::lb::RetryBudget::new(10, 0, &clock);
+        let calls = AtomicUsize::new(0);
+        let down = endpoint_fn(|_: &Context<'_>, (): ()| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Err::<u32, _>(Failed("down".into()))
+        });
+        let set = [down];
+        let policy = crate::lb::Budgeted::new(MaxAttempts(3), &budget);
+        let retry = Retry::with_policy(Duration::from_secs(1), RoundRobin::new(&set[..]), policy);
+        let cx = Context::new(&clock);
+        for _ in 0..20 {
+            assert!(retry.call(&cx, ()).is_err());
+        }
+        // 20 first attempts; the 2 retries earned by the first calls went
+        // to them (the first call earns 0.1, the tenth brings it to 1).
+        assert_eq!(calls.load(Ordering::Relaxed), 22);
     }
 
     #[test]
