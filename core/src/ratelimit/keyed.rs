@@ -27,7 +27,7 @@ impl Group {
     /// The slot `fingerprint` owns, claiming one if it has none.
     fn slot_for(&self, fingerprint: u64, now: u64) -> &Slot {
         let group = &self.0;
-        loop {
+        'look: loop {
             if let Some(slot) = group
                 .iter()
                 .find(|s| s.key.load(Ordering::Acquire) == fingerprint)
@@ -38,13 +38,22 @@ impl Group {
             // loses nothing, and its arrival time already reads as full.
             for slot in group {
                 let held = slot.key.load(Ordering::Acquire);
-                if (held == 0 || slot.tat.load(Ordering::Relaxed) <= now)
-                    && slot
+                if held == fingerprint {
+                    // Claimed for this key since the look above.
+                    return slot;
+                }
+                if held == 0 || slot.tat.load(Ordering::Relaxed) <= now {
+                    if slot
                         .key
                         .compare_exchange(held, fingerprint, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
-                {
-                    return slot;
+                    {
+                        return slot;
+                    }
+                    // Someone else took it, perhaps for this very key: look
+                    // again before claiming another, or the key would get a
+                    // second bucket (and a second burst).
+                    continue 'look;
                 }
             }
             // Every slot is a key in the middle of being limited: take over
