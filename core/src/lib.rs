@@ -115,6 +115,7 @@ pub mod ratelimit;
 mod sync;
 pub mod time;
 pub mod timeout;
+mod window;
 
 pub use context::{CancelToken, Context};
 pub use endpoint::{Endpoint, Middleware};

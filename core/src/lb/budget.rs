@@ -5,29 +5,20 @@
 use core::fmt;
 
 use super::retry::RetryPolicy;
-use crate::sync::{AtomicU64, Ordering};
-use crate::time::Clock;
+use crate::time::{Clock, Duration};
+use crate::window::{BUCKETS, Count, RollingCounts};
 
-/// Seconds the budget looks back over, one slot each.
-const SLOTS: usize = 10;
-const WINDOW_SECS: u64 = SLOTS as u64;
-
-/// Calls and retries seen in one second.
-#[derive(Default)]
-struct Slot {
-    /// Which second (since the clock's epoch) the counts are for.
-    second: AtomicU64,
-    calls: AtomicU64,
-    retries: AtomicU64,
-}
+/// Seconds the budget looks back over, one bucket each.
+const WINDOW_SECS: u64 = BUCKETS as u64;
 
 /// How many retries the recent calls have earned: `percent` of the calls
 /// in the last ten seconds, plus `min_per_second` for each of those
 /// seconds, so that a quiet client can still retry now and then.
 ///
-/// Lock-free and allocation-free: ten one-second slots of atomic counters.
-/// Under contention a slot turning over may lose a count or two; the budget
-/// is a guard rail, not an invoice.
+/// Lock-free and allocation-free: ten one-second buckets of atomic
+/// counters (the breaker's rolling window). Under contention a bucket
+/// turning over may lose a count or two; the budget is a guard rail, not an
+/// invoice.
 ///
 /// ```
 /// use synkit_core::lb::RetryBudget;
@@ -46,7 +37,8 @@ pub struct RetryBudget<C> {
     percent: u64,
     min_per_second: u64,
     clock: C,
-    slots: [Slot; SLOTS],
+    /// Calls (first) and retries (second).
+    counts: RollingCounts,
 }
 
 impl<C: Clock> RetryBudget<C> {
@@ -58,56 +50,26 @@ impl<C: Clock> RetryBudget<C> {
             percent: u64::from(percent),
             min_per_second: u64::from(min_per_second),
             clock,
-            slots: Default::default(),
+            counts: RollingCounts::new(Duration::from_secs(WINDOW_SECS)),
         }
-    }
-
-    fn second(&self) -> u64 {
-        self.clock.now().as_nanos() / 1_000_000_000
-    }
-
-    /// The slot for `second`, emptied first if it held an older second.
-    fn slot(&self, second: u64) -> &Slot {
-        // The remainder is below WINDOW_SECS.
-        #[allow(clippy::cast_possible_truncation)]
-        let slot = &self.slots[(second % WINDOW_SECS) as usize];
-        let held = slot.second.load(Ordering::Acquire);
-        if held != second
-            && slot
-                .second
-                .compare_exchange(held, second, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            slot.calls.store(0, Ordering::Release);
-            slot.retries.store(0, Ordering::Release);
-        }
-        slot
     }
 
     /// Counts a call (its first attempt): every call earns `percent` % of
     /// a retry.
     pub fn record_call(&self) {
-        let now = self.second();
-        self.slot(now).calls.fetch_add(1, Ordering::Relaxed);
+        self.counts.add(Count::First, self.clock.now());
     }
 
     /// Takes a retry from the budget if one is left; false if the retry
     /// should not be made.
     pub fn try_retry(&self) -> bool {
-        let now = self.second();
-        let (mut calls, mut retries) = (0, 0);
-        for slot in &self.slots {
-            let second = slot.second.load(Ordering::Acquire);
-            if now.saturating_sub(second) < WINDOW_SECS && second <= now {
-                calls += slot.calls.load(Ordering::Relaxed);
-                retries += slot.retries.load(Ordering::Relaxed);
-            }
-        }
+        let now = self.clock.now();
+        let (calls, retries) = self.counts.totals(now);
         let earned = self.min_per_second * WINDOW_SECS + calls * self.percent / 100;
         if retries >= earned {
             return false;
         }
-        self.slot(now).retries.fetch_add(1, Ordering::Relaxed);
+        self.counts.add(Count::Second, now);
         true
     }
 }
