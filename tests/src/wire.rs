@@ -107,3 +107,24 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
     done()
 }
+
+/// Asserts that a plain `GET /health` on a new connection is answered 200
+/// within a second: the server still serves a normal client (`why` says
+/// beside what).
+///
+/// # Panics
+///
+/// If it is not.
+pub fn assert_served(addr: SocketAddr, why: &str) {
+    let start = Instant::now();
+    let got = exchange(
+        addr,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    );
+    assert_eq!(got.statuses(), [200], "{why}: {}", got.text());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{why}: slow answer"
+    );
+}

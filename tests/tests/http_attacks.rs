@@ -5,7 +5,7 @@
 //! stop the server for anyone else or make its loop spin.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use synkit_core::time::ManualClock;
 use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::transport::router;
-use synkit_tests::wire::{eventually, exchange, read_until_quiet};
+use synkit_tests::wire::{assert_served, eventually, exchange, read_until_quiet};
 use synkit_transports::http::server::{Server, ServerClock, ServerConfig, ServerHandle};
 
 const STATUS: &[u8] = b"HTTP/1.1 200 OK\r\n";
@@ -29,21 +29,6 @@ fn stringsvc(workers: usize) -> ServerHandle {
     Server::new(config)
         .bind("127.0.0.1:0", router(Strings))
         .expect("bind")
-}
-
-/// A normal client gets a normal answer, quickly.
-fn assert_served(addr: SocketAddr, why: &str) {
-    let start = Instant::now();
-    let got = exchange(
-        addr,
-        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        Duration::from_secs(2),
-    );
-    assert_eq!(got.statuses(), [200], "{why}: {}", got.text());
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "{why}: slow answer"
-    );
 }
 
 /// Reads everything the server sends on `stream` in the background, until

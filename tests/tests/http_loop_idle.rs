@@ -3,31 +3,16 @@
 //! process's event loop threads, which other tests' servers would add to.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use synkit_tests::proc::threads_cpu_time;
-use synkit_tests::wire::exchange;
+use synkit_tests::wire::assert_served;
 use synkit_transports::http::server::{Server, ServerConfig, service_fn};
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-
-/// A normal client gets a normal answer, quickly.
-fn assert_served(addr: SocketAddr, why: &str) {
-    let start = Instant::now();
-    let got = exchange(
-        addr,
-        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        Duration::from_secs(2),
-    );
-    assert_eq!(got.statuses(), [200], "{why}: {}", got.text());
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "{why}: slow answer"
-    );
-}
 
 /// A connection held in each state where the loop must wait, not read or
 /// write: the loop thread's CPU time stays near zero while another client

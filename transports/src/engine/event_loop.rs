@@ -195,7 +195,9 @@ where
             }
             // Workers wake a busy loop only when it is about to block, so
             // answers are looked for every turn.
-            self.drain_done(&now);
+            if matches!(self.dispatch, Dispatch::Pool { .. }) {
+                self.drain_done(&now);
+            }
             if now.at.saturating_duration_since(last_sweep) >= TICK {
                 last_sweep = now.at;
                 self.sweep(&now);
@@ -441,10 +443,10 @@ where
                 } else {
                     serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, &mut exchange);
                 }
-                // The endpoint ran on this thread: time moved on.
-                let after = Now::read(self.shared.clock.now());
+                // Inline endpoints do not block: the turn's reading still
+                // stands for the answer's timers.
                 if let Some(c) = self.conns[i].as_mut() {
-                    c.session.respond(id, exchange, &after);
+                    c.session.respond(id, exchange, now);
                 }
             }
             Dispatch::Pool { owner, jobs, .. } => {

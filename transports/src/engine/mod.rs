@@ -154,12 +154,9 @@ pub struct Stats {
 /// What a session's requests are served by: the bridge from a protocol's
 /// request type to the user's service.
 pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
-    /// What a log line names a request by, should its service panic.
-    type Label: std::fmt::Display;
-
-    /// The label of a request, taken before it is served; cheap, no
-    /// allocation.
-    fn label(&self, exchange: &S::Exchange) -> Self::Label;
+    /// What a log line names a request by, should its service panic: read
+    /// only then, from the exchange the panic left behind.
+    fn describe<'a>(&self, exchange: &'a S::Exchange) -> impl std::fmt::Display + 'a;
 
     /// Serves the request, writing its answer into `exchange`.
     fn handle(&self, cx: &Context<'_>, exchange: &mut S::Exchange);

@@ -68,14 +68,13 @@ impl<X> Mailbox<X> {
 }
 
 /// Serves the exchange's request under `cx`, turning a panic into the
-/// session's 500-like answer, counted and logged with the request's label.
+/// session's 500-like answer, counted and logged with what the request was.
 pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
     shared: &Shared,
     handler: &H,
     cx: &Context<'_>,
     exchange: &mut S::Exchange,
 ) {
-    let label = handler.label(exchange);
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.handle(cx, exchange))) {
         shared.stats.panics.fetch_add(1, Ordering::Relaxed);
         let what = panic
@@ -83,7 +82,10 @@ pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
             .copied()
             .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("a non-string payload");
-        log::error!("endpoint panicked serving {label}: {what}");
+        log::error!(
+            "endpoint panicked serving {}: {what}",
+            handler.describe(exchange)
+        );
         S::fail(exchange, Failure::Panicked);
     }
 }

@@ -1,7 +1,7 @@
 // Command kitstringsvc is Go kit's stringsvc1 (examples/stringsvc1 of Go
 // kit 0.10), served by Go kit itself: the reference peer synkit's stringsvc
-// must agree with byte for byte. Its behaviour is that example's, line for
-// line: strings.ToUpper, Count as len(s) (bytes), json.NewDecoder(...).Decode,
+// must agree with byte for byte. Its behaviour is that example's, call for
+// call: strings.ToUpper, Count as len(s) (bytes), json.NewDecoder(...).Decode,
 // Go kit's default error encoder, and http.Handle (any method). The only
 // addition is the -listen flag, so tests can pick a free port.
 package main

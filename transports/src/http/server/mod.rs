@@ -45,7 +45,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::Method;
 use synkit_core::Context;
 
 pub use crate::engine::Stats;
@@ -82,35 +81,18 @@ pub struct Server {
 /// Serves HTTP/1.1 sessions' requests with a [`Service`].
 struct HttpHandler<S>(S);
 
-/// A request named in a log line: its method and the start of its path,
-/// kept without allocating.
-struct RequestLabel {
-    method: Method,
-    path: [u8; 64],
-    len: usize,
-}
+/// A request named in a log line: its method and path.
+struct RequestLabel<'a>(&'a ::http::Request<Vec<u8>>);
 
-impl fmt::Display for RequestLabel {
+impl fmt::Display for RequestLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = String::from_utf8_lossy(&self.path[..self.len]);
-        write!(f, "{} {}", self.method, path)
+        write!(f, "{} {}", self.0.method(), self.0.uri().path())
     }
 }
 
 impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
-    type Label = RequestLabel;
-
-    fn label(&self, exchange: &h1::Exchange) -> RequestLabel {
-        let req = &exchange.request;
-        let path = req.uri().path().as_bytes();
-        let len = path.len().min(64);
-        let mut label = RequestLabel {
-            method: req.method().clone(),
-            path: [0; 64],
-            len,
-        };
-        label.path[..len].copy_from_slice(&path[..len]);
-        label
+    fn describe<'a>(&self, exchange: &'a h1::Exchange) -> impl fmt::Display + 'a {
+        RequestLabel(&exchange.request)
     }
 
     fn handle(&self, cx: &Context<'_>, exchange: &mut h1::Exchange) {

@@ -385,7 +385,6 @@ impl Connection {
         self.input.clear();
         self.scanned = 0;
         let mut exchange = self.take_exchange();
-        exchange.clear();
         write_error(&mut exchange.response, status, reason);
         self.queue_response(exchange, ReplyShape::CLOSE, now);
     }
