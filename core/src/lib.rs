@@ -21,7 +21,8 @@
 //! | [`cache`] | a fixed-capacity, sharded LRU and the cache middleware (`alloc`) |
 //! | [`bulkhead`] | bulkheads: a cap on calls in flight, shedding or waiting |
 //! | [`timeout`] | a deadline for the layers below |
-//! | [`lb`] | balancers (round robin, random) and Go kit's retry (`alloc`) |
+//! | [`lb`] | balancers (round robin, random, power of two choices on peak-EWMA latency) and Go kit's retry with a budget (`alloc`) |
+//! | [`sd`] | service discovery: instancers, the endpointer, factories, registrars (`alloc`) |
 //!
 //! Every middleware is two types, named as tower names them: the *layer*
 //! (`ErroringLimiterLayer`, `BreakerLayer`, `CacheLayer`,
@@ -112,6 +113,9 @@ pub mod endpoint;
 pub mod error;
 pub mod lb;
 pub mod ratelimit;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod sd;
 mod sync;
 pub mod time;
 pub mod timeout;

@@ -23,7 +23,4 @@ pub type DefaultHasher = foldhash::fast::RandomState;
 #[cfg(not(feature = "std"))]
 pub type DefaultHasher = foldhash::fast::FixedState;
 
-#[cfg(feature = "std")]
-type Lock<T> = parking_lot::Mutex<T>;
-#[cfg(not(feature = "std"))]
-type Lock<T> = spin::Mutex<T>;
+type Lock<T> = crate::sync::Mutex<T>;
