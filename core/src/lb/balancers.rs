@@ -126,6 +126,14 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The next `SplitMix64` output from a shared state: one atomic add.
+#[inline]
+pub(super) fn next_random(state: &AtomicU64) -> u64 {
+    const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+    let step = state.fetch_add(GOLDEN, Ordering::Relaxed);
+    mix(step.wrapping_add(GOLDEN))
+}
+
 impl<S, Req> Balancer<Req> for Random<S>
 where
     S: EndpointSet,
@@ -140,9 +148,7 @@ where
 
     #[inline]
     fn pick(&self) -> Result<Picked<'_, S>, Error> {
-        const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
-        let step = self.state.fetch_add(GOLDEN, Ordering::Relaxed);
-        nth(&self.set, mix(step.wrapping_add(GOLDEN)))
+        nth(&self.set, next_random(&self.state))
     }
 }
 

@@ -3,7 +3,9 @@
 //! A [`Balancer`] picks an endpoint for each call from an [`EndpointSet`]:
 //! a fixed slice of endpoints here, the live set service discovery keeps
 //! elsewhere. [`RoundRobin`] takes them in turn and [`Random`] at random,
-//! as Go kit's do. [`Retry`] (with `alloc`) calls through a balancer until
+//! as Go kit's do; [`P2c`] picks the less loaded of two at random, weighing
+//! each by its calls in flight and a [`PeakEwma`] of its latency, so a slow
+//! instance gets less traffic without being ejected. [`Retry`] (with `alloc`) calls through a balancer until
 //! a call succeeds, the attempts run out or the time does, with Go kit's
 //! semantics exactly; a [`RetryBudget`] keeps its retries to a share of
 //! recent calls.
@@ -32,6 +34,8 @@
 mod balancers;
 #[cfg(feature = "alloc")]
 mod budget;
+mod p2c;
+mod peak_ewma;
 #[cfg(feature = "alloc")]
 mod retry;
 
@@ -41,6 +45,8 @@ pub use balancers::{Picked, Random, RoundRobin};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use budget::{Budgeted, RetryBudget};
+pub use p2c::{P2c, P2cPick};
+pub use peak_ewma::{PeakEwma, Weighed};
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use retry::{MaxAttempts, Retry, RetryError, RetryPolicy};
