@@ -1,9 +1,13 @@
 //! The flags every example server takes: `--addr HOST:PORT` (default
 //! `127.0.0.1:8080`), `--workers N` (default: the server's; 0 runs
 //! endpoints inline on the event loops) and `--event-loops N` (default:
-//! one per core inline, one with workers); stringsvc3 also takes
-//! `--proxy HOST:PORT,...`.
+//! one per core inline, one with workers); and the service-discovery
+//! flags of [`discovery`](crate::discovery): `--etcd URL`,
+//! `--etcd-prefix PREFIX`, `--register`, `--ttl SECONDS` to register in
+//! etcd; stringsvc3 finds its instances with `--proxy HOST:PORT,...`,
+//! `--etcd URL` or `--dns-srv NAME --dns-server HOST:PORT`.
 
+use synkit_core::sd::Registrar;
 use synkit_transports::http::server::{Server, ServerConfig, Service};
 
 /// Parsed command-line flags.
@@ -15,6 +19,24 @@ pub struct Args {
     pub config: ServerConfig,
     /// `--proxy host:port,host:port`: instances to proxy to (stringsvc3).
     pub proxy: Option<String>,
+    /// `--etcd URL[,URL...]`: the etcd members to discover instances in
+    /// (stringsvc3) or register with (`--register`).
+    pub etcd: Option<String>,
+    /// `--etcd-prefix`: where instances live in etcd (default
+    /// `/services/stringsvc/`, one key per instance: prefix + address).
+    pub etcd_prefix: String,
+    /// `--register`: register this instance's address in etcd while it
+    /// serves.
+    pub register: bool,
+    /// `--ttl SECONDS`: the registration's lease (default 5); the
+    /// heartbeat renews it every third of that.
+    pub ttl: u64,
+    /// `--dns-srv NAME`: the SRV name to discover instances by (stringsvc3).
+    pub dns_srv: Option<String>,
+    /// `--dns-server HOST:PORT`: the DNS server to ask for `--dns-srv`.
+    pub dns_server: Option<String>,
+    /// `--dns-interval SECONDS`: how often to ask again (default 5).
+    pub dns_interval: u64,
 }
 
 /// Parses the process's arguments; prints usage and exits on a bad one.
@@ -23,12 +45,37 @@ pub fn parse() -> Args {
         addr: "127.0.0.1:8080".into(),
         config: ServerConfig::default(),
         proxy: None,
+        etcd: None,
+        etcd_prefix: "/services/stringsvc/".into(),
+        register: false,
+        ttl: 5,
+        dns_srv: None,
+        dns_server: None,
+        dns_interval: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--register" {
+            args.register = true;
+            continue;
+        }
         match (flag.as_str(), it.next()) {
             ("--addr", Some(v)) => args.addr = v,
             ("--proxy", Some(v)) => args.proxy = Some(v),
+            ("--etcd", Some(v)) => args.etcd = Some(v),
+            ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
+            ("--dns-srv", Some(v)) => args.dns_srv = Some(v),
+            ("--dns-server", Some(v)) => args.dns_server = Some(v),
+            ("--ttl", Some(v)) => match v.parse() {
+                Ok(n) if n > 0 => args.ttl = n,
+                _ => usage(&format!("--ttl takes a number of seconds, not {v:?}")),
+            },
+            ("--dns-interval", Some(v)) => match v.parse() {
+                Ok(n) if n > 0 => args.dns_interval = n,
+                _ => usage(&format!(
+                    "--dns-interval takes a number of seconds, not {v:?}"
+                )),
+            },
             ("--workers", Some(v)) => match v.parse() {
                 Ok(n) => args.config.workers = n,
                 Err(_) => usage(&format!("--workers takes a number, not {v:?}")),
@@ -45,7 +92,9 @@ pub fn parse() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--proxy HOST:PORT,...]"
+        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N]\n\
+         \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
+         \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );
     std::process::exit(2);
 }
@@ -55,9 +104,12 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5
 
 /// Serves `service` on `args.addr`, announcing `name` and the address on
 /// stdout, until SIGINT or SIGTERM; then shuts down gracefully (requests
-/// in flight get [`SHUTDOWN_GRACE`] to finish) and exits. Exits with a
-/// message if it cannot listen.
-pub fn serve(name: &str, args: Args, service: impl Service) -> ! {
+/// in flight get [`SHUTDOWN_GRACE`] to finish) and exits. With
+/// `--register`, the address is registered in etcd once it is listening
+/// and deregistered first thing on the signal, so clients stop sending
+/// before the server stops taking. Exits with a message if it cannot
+/// listen or register.
+pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -68,16 +120,26 @@ pub fn serve(name: &str, args: Args, service: impl Service) -> ! {
             std::process::exit(1);
         }
     };
-    let server = match Server::new(args.config).bind(args.addr.as_str(), service) {
+    let server = match Server::new(args.config.clone()).bind(args.addr.as_str(), service) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("{name} cannot listen on {}: {e}", args.addr);
             std::process::exit(1);
         }
     };
+    let registrar = match crate::discovery::registrar(args, server.local_addr()) {
+        Ok(registrar) => registrar,
+        Err(e) => {
+            eprintln!("{name} cannot register: {e}");
+            std::process::exit(1);
+        }
+    };
     println!("{name} listening on http://{}", server.local_addr());
     if let Some(signal) = signals.forever().next() {
         eprintln!("{name} got signal {signal}; finishing requests in flight");
+    }
+    if let Some(Err(e)) = registrar.map(|r| r.deregister()) {
+        eprintln!("{name} could not deregister: {e}");
     }
     server.shutdown(SHUTDOWN_GRACE);
     std::process::exit(0);

@@ -12,6 +12,7 @@
 
 pub mod addsvc;
 pub mod cli;
+pub mod discovery;
 pub mod logger;
 pub mod stringsvc;
 

@@ -11,6 +11,10 @@
 //!   endpoints that block.
 //! - `http-client` (default): [`http::client`], an HTTP client endpoint over
 //!   ureq, with Go kit's `Client` semantics.
+//! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
+//!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
+//! - `dnssrv`: [`sd::dnssrv`], service discovery by DNS SRV records (Go
+//!   kit's `sd/dnssrv`), against a DNS server of your choosing.
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +22,8 @@
 pub(crate) mod engine;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
+#[cfg(any(feature = "etcd", feature = "dnssrv"))]
+pub mod sd;
 
 /// Entry points for the fuzz targets in `transports/fuzz`; not an API.
 #[cfg(all(fuzzing, feature = "http-server"))]

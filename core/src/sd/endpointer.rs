@@ -89,22 +89,20 @@ struct Live<E> {
 impl<E: Send + Sync + 'static> Endpointer<E> {
     /// Subscribes to `instancer`, making endpoints with `factory`; keeps the
     /// last good set while the registry fails.
-    pub fn new<I, F>(instancer: Arc<I>, factory: F) -> Endpointer<E>
+    pub fn new<F>(instancer: Arc<dyn Instancer>, factory: F) -> Endpointer<E>
     where
-        I: Instancer + 'static,
         F: Factory<Endpoint = E> + Send + Sync + 'static,
     {
         Endpointer::with_options(instancer, factory, EndpointerOptions::default())
     }
 
     /// As [`new`](Self::new), treating failures as `options` say.
-    pub fn with_options<I, F>(
-        instancer: Arc<I>,
+    pub fn with_options<F>(
+        instancer: Arc<dyn Instancer>,
         factory: F,
         options: EndpointerOptions,
     ) -> Endpointer<E>
     where
-        I: Instancer + 'static,
         F: Factory<Endpoint = E> + Send + Sync + 'static,
     {
         let shared = Arc::new(Shared {
@@ -118,7 +116,6 @@ impl<E: Send + Sync + 'static> Endpointer<E> {
             }),
         });
         let subscription: Arc<dyn Subscriber> = shared.clone();
-        let instancer: Arc<dyn Instancer> = instancer;
         instancer.register(subscription.clone());
         Endpointer {
             shared,

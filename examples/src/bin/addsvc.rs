@@ -11,5 +11,5 @@ use synkit_examples::addsvc::transport::router;
 use synkit_examples::cli;
 
 fn main() {
-    cli::serve("addsvc", cli::parse(), router(Adder));
+    cli::serve("addsvc", &cli::parse(), router(Adder));
 }

@@ -16,5 +16,5 @@ use synkit_examples::{cli, logger};
 fn main() {
     let args = cli::parse();
     logger::init(LevelFilter::Info).expect("no other logger is installed");
-    cli::serve("stringsvc", args, router(Strings));
+    cli::serve("stringsvc", &args, router(Strings));
 }

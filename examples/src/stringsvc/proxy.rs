@@ -1,19 +1,21 @@
 //! Go kit's stringsvc3: a string service that proxies `uppercase` to other
-//! stringsvc instances — round-robin over a fixed list, each instance behind
-//! its own circuit breaker and rate limiter, retried over the list within a
-//! time budget. `count` stays local.
+//! stringsvc instances found by service discovery — each instance behind
+//! its own circuit breaker and rate limiter, round robin over the live set,
+//! retried within a time budget (`synkit_core::sd` and `synkit_core::lb`,
+//! as Go kit's stringsvc3 uses `sd` and `sd/lb`). `count` stays local.
 //!
 //! Go kit's numbers: 100 calls a second per instance, 3 attempts, 250 ms in
 //! all; gobreaker's default trip (more than 5 failures in a row) and 60 s
 //! open.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use synkit_core::breaker::{BreakerLayer, CircuitBreaker, ConsecutiveFailures, Settings, State};
 use synkit_core::endpoint::BoxEndpoint;
+use synkit_core::lb::{Retry, RoundRobin};
 use synkit_core::ratelimit::{ErroringLimiterLayer, Rate, TokenBucket};
+use synkit_core::sd::{DiscoveryError, Endpointer, FixedInstancer, Instancer};
 use synkit_core::time::SystemClock;
 use synkit_core::{Context, Endpoint, Error};
 use synkit_transports::http::Method;
@@ -34,25 +36,28 @@ pub const MAX_TIME: Duration = Duration::from_millis(250);
 
 type Breaker = CircuitBreaker<ConsecutiveFailures, SystemClock>;
 
-struct Instance {
+/// `uppercase` on one instance: its client behind a breaker and a limiter.
+pub struct Instance {
     address: String,
     breaker: Arc<Breaker>,
     endpoint: BoxEndpoint<UppercaseRequest, UppercaseReply, ClientError>,
 }
 
-/// A [`StringService`] whose `uppercase` runs on other instances.
-pub struct ProxyingService<S> {
-    local: S,
-    instances: Vec<Instance>,
-    next: AtomicUsize,
+impl Endpoint<UppercaseRequest> for Instance {
+    type Response = UppercaseReply;
+    type Error = ClientError;
+
+    fn call(&self, cx: &Context<'_>, req: UppercaseRequest) -> Result<UppercaseReply, ClientError> {
+        self.endpoint.call(cx, req)
+    }
 }
 
-/// `uppercase` on the instance at `address` (`host:port`), through a rate
-/// limiter and a circuit breaker.
-fn instance(address: &str) -> Result<Instance, String> {
+/// The factory: an instance string (`host:port`) to its endpoint, Go
+/// kit's `proxyingMiddleware` factory.
+pub fn factory(address: &str) -> Result<Instance, DiscoveryError> {
     let url = format!("http://{address}/uppercase")
         .parse()
-        .map_err(|e| format!("bad instance address {address:?}: {e}"))?;
+        .map_err(|e| DiscoveryError::new(format_args!("bad instance address {address:?}: {e}")))?;
     let client = Client::new(
         Method::POST,
         url,
@@ -76,64 +81,72 @@ fn instance(address: &str) -> Result<Instance, String> {
     })
 }
 
+/// A [`StringService`] whose `uppercase` runs on other instances.
+pub struct ProxyingService<S> {
+    local: S,
+    retry: Retry<RoundRobin<Endpointer<Instance>>>,
+}
+
 impl<S: StringService> ProxyingService<S> {
-    /// Proxies `uppercase` over `addresses` (comma-separated `host:port`);
-    /// `count` goes to `local`.
-    pub fn new(local: S, addresses: &str) -> Result<ProxyingService<S>, String> {
-        let instances = addresses
+    /// Proxies `uppercase` over the instances `instancer` finds; `count`
+    /// goes to `local`.
+    pub fn new(local: S, instancer: Arc<dyn Instancer>) -> ProxyingService<S> {
+        let endpointer = Endpointer::new(instancer, factory);
+        ProxyingService {
+            local,
+            retry: Retry::new(MAX_ATTEMPTS, MAX_TIME, RoundRobin::new(endpointer)),
+        }
+    }
+
+    /// Proxies `uppercase` over a fixed list (comma-separated `host:port`),
+    /// Go kit's `-proxy` flag.
+    pub fn fixed(local: S, addresses: &str) -> Result<ProxyingService<S>, String> {
+        let list: Vec<&str> = addresses
             .split(',')
             .map(str::trim)
             .filter(|a| !a.is_empty())
-            .map(instance)
-            .collect::<Result<Vec<_>, _>>()?;
-        if instances.is_empty() {
+            .collect();
+        if list.is_empty() {
             return Err("no instances to proxy to".into());
         }
-        Ok(ProxyingService {
-            local,
-            instances,
-            next: AtomicUsize::new(0),
-        })
-    }
-
-    /// Each instance's address and breaker state.
-    pub fn breakers(&self) -> Vec<(String, State)> {
-        self.instances
-            .iter()
-            .map(|i| (i.address.clone(), i.breaker.state()))
-            .collect()
-    }
-
-    /// Round robin with retry: the next instance in turn, up to
-    /// [`MAX_ATTEMPTS`] of them within [`MAX_TIME`].
-    fn call_balanced(&self, cx: &Context<'_>, s: &str) -> Result<UppercaseReply, ClientError> {
-        let cx = cx.with_timeout(MAX_TIME);
-        let mut last = ClientError::from(Error::Unavailable);
-        for _ in 0..MAX_ATTEMPTS {
-            if let Err(kind) = cx.check() {
-                return Err(kind.into());
-            }
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
-            match self.instances[i]
-                .endpoint
-                .call(&cx, UppercaseRequest { s: s.to_owned() })
-            {
-                Ok(reply) => return Ok(reply),
-                Err(e) => last = e,
-            }
+        for address in &list {
+            factory(address).map_err(|e| e.to_string())?;
         }
-        Err(last)
+        Ok(ProxyingService::new(
+            local,
+            Arc::new(FixedInstancer::new(list)),
+        ))
+    }
+
+    /// Each live instance's address and breaker state, in instance order.
+    pub fn breakers(&self) -> Vec<(String, State)> {
+        self.retry
+            .balancer()
+            .set()
+            .endpoints()
+            .map(|set| {
+                set.iter()
+                    .map(|i| (i.address.clone(), i.breaker.state()))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
 impl<S: StringService> StringService for ProxyingService<S> {
     fn uppercase(&self, s: &str) -> Result<String, StringError> {
         // Go kit's proxy has no request context either: a fresh one, with
-        // the proxy's own time budget.
-        match self.call_balanced(&Context::background(), s) {
+        // the retry's own time budget.
+        let request = UppercaseRequest { s: s.to_owned() };
+        match self.retry.call(&Context::background(), request) {
             Ok(UppercaseReply { err: Some(_), .. }) => Err(StringError::Empty),
             Ok(UppercaseReply { v, err: None }) => Ok(v),
-            Err(e) => Err(StringError::Synkit(e.kind().unwrap_or(Error::Unavailable))),
+            Err(e) => {
+                log::warn!(err:display = e; "uppercase failed on every attempt");
+                Err(StringError::Synkit(
+                    e.last().kind().unwrap_or(Error::Unavailable),
+                ))
+            }
         }
     }
 
