@@ -35,15 +35,7 @@ pub fn instancer(args: &Args) -> Result<Option<Arc<dyn Instancer>>, String> {
         return Err("give one of --proxy, --etcd and --dns-srv".into());
     }
     if let Some(list) = &args.proxy {
-        let list: Vec<&str> = list
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .collect();
-        if list.is_empty() {
-            return Err("--proxy names no instances".into());
-        }
-        return Ok(Some(Arc::new(FixedInstancer::new(list))));
+        return Ok(Some(Arc::new(fixed(list)?)));
     }
     if let (Some(urls), false) = (&args.etcd, args.register) {
         let client = Arc::new(Client::new(urls.split(',').map(str::trim)));
@@ -68,6 +60,19 @@ pub fn instancer(args: &Args) -> Result<Option<Arc<dyn Instancer>>, String> {
         ))));
     }
     Ok(None)
+}
+
+/// The instances of a `--proxy` list: comma-separated `host:port`s.
+pub fn fixed(list: &str) -> Result<FixedInstancer, String> {
+    let list: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err("no instances to proxy to".into());
+    }
+    Ok(FixedInstancer::new(list))
 }
 
 /// With `--register`, this instance (listening on `addr`) registered in

@@ -15,7 +15,7 @@ use synkit_core::breaker::{BreakerLayer, CircuitBreaker, ConsecutiveFailures, Se
 use synkit_core::endpoint::BoxEndpoint;
 use synkit_core::lb::{Retry, RoundRobin};
 use synkit_core::ratelimit::{ErroringLimiterLayer, Rate, TokenBucket};
-use synkit_core::sd::{DiscoveryError, Endpointer, FixedInstancer, Instancer};
+use synkit_core::sd::{DiscoveryError, Endpointer, Instancer};
 use synkit_core::time::SystemClock;
 use synkit_core::{Context, Endpoint, Error};
 use synkit_transports::http::Method;
@@ -101,21 +101,11 @@ impl<S: StringService> ProxyingService<S> {
     /// Proxies `uppercase` over a fixed list (comma-separated `host:port`),
     /// Go kit's `-proxy` flag.
     pub fn fixed(local: S, addresses: &str) -> Result<ProxyingService<S>, String> {
-        let list: Vec<&str> = addresses
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .collect();
-        if list.is_empty() {
-            return Err("no instances to proxy to".into());
-        }
-        for address in &list {
+        let instancer = crate::discovery::fixed(addresses)?;
+        for address in instancer.state().instances.iter() {
             factory(address).map_err(|e| e.to_string())?;
         }
-        Ok(ProxyingService::new(
-            local,
-            Arc::new(FixedInstancer::new(list)),
-        ))
+        Ok(ProxyingService::new(local, Arc::new(instancer)))
     }
 
     /// Each live instance's address and breaker state, in instance order.

@@ -1,13 +1,12 @@
 //! Go kit's `dnssrv.Instancer`: an SRV name, looked up on a schedule.
 
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use synkit_core::sd::{Event, InstanceCache, Instancer, Subscriber};
+use synkit_core::sd::{InstanceCache, Instancer};
 
 use super::Resolver;
-use crate::sd::stop::Stop;
+use crate::sd::Background;
 
 /// The instances an SRV name points at, looked up every `interval`: Go
 /// kit's `dnssrv.Instancer`.
@@ -18,22 +17,21 @@ use crate::sd::stop::Stop;
 /// Dropping it (or [`stop`](Instancer::stop)) ends the thread at once,
 /// or after the lookup in progress.
 pub struct DnsSrvInstancer {
-    cache: Arc<InstanceCache>,
-    stop: Arc<Stop>,
+    background: Background,
 }
 
 impl DnsSrvInstancer {
     /// Looks `name` up through `resolver` now and every `interval`.
     pub fn new(resolver: Resolver, name: impl Into<String>, interval: Duration) -> DnsSrvInstancer {
         let name = name.into();
-        let cache = Arc::new(InstanceCache::new());
-        let stop = Arc::new(Stop::default());
+        let background = Background::new();
+        let cache = background.cache.clone();
         let found = lookup(&resolver, &name, &cache);
         match found {
             Ok(n) => log::info!(name = name.as_str(), instances = n; "dnssrv instancer"),
             Err(ref e) => log::warn!(name = name.as_str(), err = e.as_str(); "dnssrv instancer"),
         }
-        let (poll_cache, poll_stop) = (cache.clone(), stop.clone());
+        let (poll_cache, poll_stop) = (cache.clone(), background.stop.clone());
         let spawned = thread::Builder::new()
             .name("synkit-dnssrv".into())
             .spawn(move || {
@@ -48,7 +46,7 @@ impl DnsSrvInstancer {
                 "cannot start the lookup thread: {e}"
             )));
         }
-        DnsSrvInstancer { cache, stop }
+        DnsSrvInstancer { background }
     }
 }
 
@@ -68,34 +66,4 @@ fn lookup(resolver: &Resolver, name: &str, cache: &InstanceCache) -> Result<usiz
     }
 }
 
-impl Instancer for DnsSrvInstancer {
-    fn register(&self, subscriber: Arc<dyn Subscriber>) {
-        self.cache.register(subscriber);
-    }
-
-    fn deregister(&self, subscriber: &Arc<dyn Subscriber>) {
-        self.cache.deregister(subscriber);
-    }
-
-    fn state(&self) -> Event {
-        self.cache.state()
-    }
-
-    fn stop(&self) {
-        self.stop.stop();
-    }
-}
-
-impl Drop for DnsSrvInstancer {
-    fn drop(&mut self) {
-        self.stop.stop();
-    }
-}
-
-impl std::fmt::Debug for DnsSrvInstancer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DnsSrvInstancer")
-            .field("state", &self.cache.state())
-            .finish_non_exhaustive()
-    }
-}
+crate::sd::instancer_by_background!(DnsSrvInstancer);

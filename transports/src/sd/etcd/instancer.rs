@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use synkit_core::sd::{Event, InstanceCache, Instancer, Subscriber};
+use synkit_core::sd::{InstanceCache, Instancer};
 
 use super::EtcdError;
 use super::client::{Client, WatchNews};
+use crate::sd::Background;
 use crate::sd::stop::{Backoff, Stop};
 
 /// The instances registered under a prefix in etcd: Go kit's
@@ -28,8 +29,7 @@ use crate::sd::stop::{Backoff, Stop};
 /// Dropping it (or [`stop`](Instancer::stop)) ends the thread within the
 /// client's [`watch_idle`](super::ClientOptions::watch_idle).
 pub struct EtcdInstancer {
-    cache: Arc<InstanceCache>,
-    stop: Arc<Stop>,
+    background: Background,
 }
 
 /// The watching thread's state.
@@ -46,13 +46,13 @@ struct Watch {
 impl EtcdInstancer {
     /// Reads `prefix` through `client` and watches it from then on.
     pub fn new(client: Arc<Client>, prefix: impl Into<String>) -> EtcdInstancer {
-        let cache = Arc::new(InstanceCache::new());
-        let stop = Arc::new(Stop::default());
+        let background = Background::new();
+        let cache = background.cache.clone();
         let mut watch = Watch {
             client,
             prefix: prefix.into(),
             cache: cache.clone(),
-            stop: stop.clone(),
+            stop: background.stop.clone(),
             keys: BTreeMap::new(),
             revision: None,
         };
@@ -69,7 +69,7 @@ impl EtcdInstancer {
             cache
                 .fail(EtcdError::Unreachable(format!("cannot start the watch thread: {e}")).into());
         }
-        EtcdInstancer { cache, stop }
+        EtcdInstancer { background }
     }
 }
 
@@ -163,34 +163,4 @@ impl Watch {
     }
 }
 
-impl Instancer for EtcdInstancer {
-    fn register(&self, subscriber: Arc<dyn Subscriber>) {
-        self.cache.register(subscriber);
-    }
-
-    fn deregister(&self, subscriber: &Arc<dyn Subscriber>) {
-        self.cache.deregister(subscriber);
-    }
-
-    fn state(&self) -> Event {
-        self.cache.state()
-    }
-
-    fn stop(&self) {
-        self.stop.stop();
-    }
-}
-
-impl Drop for EtcdInstancer {
-    fn drop(&mut self) {
-        self.stop.stop();
-    }
-}
-
-impl std::fmt::Debug for EtcdInstancer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdInstancer")
-            .field("state", &self.cache.state())
-            .finish_non_exhaustive()
-    }
-}
+crate::sd::instancer_by_background!(EtcdInstancer);
