@@ -7,7 +7,8 @@
 //! the test harness's threads do not see each other's allocations.
 //!
 //! [`wire`] talks to servers over raw sockets for the HTTP tests; [`gokit`]
-//! builds and runs the Go kit peers; [`proc`] reads threads' CPU time.
+//! builds and runs the Go kit peers; [`proc`] reads threads' CPU time;
+//! [`registry`] runs etcd and dnsmasq for the service-discovery tests.
 //!
 //! ```
 //! use synkit_tests::{allocations_during, assert_no_alloc};
@@ -17,8 +18,10 @@
 //! ```
 
 mod alloc_counter;
+pub mod examples;
 pub mod gokit;
 pub mod proc;
+pub mod registry;
 pub mod wire;
 
 pub use alloc_counter::{

@@ -46,10 +46,16 @@ impl Resolver {
         let mut targets = Vec::new();
         for record in &packet.answers {
             if let RData::SRV(srv) = &record.rdata {
+                let target = srv.target.to_string();
+                // A target of "." says the service is not offered here
+                // (RFC 2782): a record that names no instance.
+                if target.is_empty() || target == "." {
+                    continue;
+                }
                 if srv.port == 0 {
                     return Err(DnsError::PortZero(name.to_owned()));
                 }
-                targets.push((srv.target.to_string(), srv.port));
+                targets.push((target, srv.port));
             }
         }
         if targets.is_empty() {
