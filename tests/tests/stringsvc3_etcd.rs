@@ -54,6 +54,26 @@ fn served(log: &Path) -> usize {
         .count()
 }
 
+/// Calls stringsvc3's `uppercase` at `front` with `call {i}`: whether it
+/// answered `CALL {i}`, or what it said instead.
+fn uppercase(front: std::net::SocketAddr) -> impl Fn(u64) -> Result<(), String> + Sync {
+    let client = Client::new(
+        Method::POST,
+        format!("http://{front}/uppercase").parse().unwrap(),
+        encode_json_request::<serde_json::Value, ClientError>,
+        decode_json_response::<serde_json::Value, ClientError>,
+    );
+    move |i| {
+        let background = Context::background();
+        let cx = background.with_timeout(Duration::from_secs(2));
+        match client.call(&cx, serde_json::json!({ "s": format!("call {i}") })) {
+            Ok(v) if v["v"] == format!("CALL {i}") => Ok(()),
+            Ok(v) => Err(v.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 #[test]
 fn killing_an_instance_under_load_fails_no_call_and_it_returns_when_restarted() {
     let etcd = Etcd::start();
@@ -81,21 +101,7 @@ fn killing_an_instance_under_load_fails_no_call_and_it_returns_when_restarted() 
         &["--addr", &front.to_string(), "--etcd", &etcd.url()],
         &dir.join("stringsvc3.log"),
     );
-    let client = Client::new(
-        Method::POST,
-        format!("http://{front}/uppercase").parse().unwrap(),
-        encode_json_request::<serde_json::Value, ClientError>,
-        decode_json_response::<serde_json::Value, ClientError>,
-    );
-    let call = |i: u64| -> Result<(), String> {
-        let background = Context::background();
-        let cx = background.with_timeout(Duration::from_secs(2));
-        match client.call(&cx, serde_json::json!({ "s": format!("call {i}") })) {
-            Ok(v) if v["v"] == format!("CALL {i}") => Ok(()),
-            Ok(v) => Err(v.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    };
+    let call = uppercase(front);
     assert!(
         within(Duration::from_secs(30), || call(0).is_ok()),
         "stringsvc3 never answered"
