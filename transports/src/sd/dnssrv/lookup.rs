@@ -77,10 +77,15 @@ impl Resolver {
         Ok(instances.into_iter().collect())
     }
 
-    /// `host`'s A records, else its AAAA records.
+    /// `host`'s A records, else its AAAA records; none if the server
+    /// knows none (a server that cannot be asked is an error).
     fn lookup_addresses(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
         for kind in [TYPE::A, TYPE::AAAA] {
-            let reply = self.query(host, kind)?;
+            let reply = match self.query(host, kind) {
+                Ok(reply) => reply,
+                Err(DnsError::NoSuchName(_) | DnsError::Refused(..)) => continue,
+                Err(e) => return Err(e),
+            };
             let packet = parse(&reply)?;
             let found = addresses(&packet.answers, host);
             if !found.is_empty() {
