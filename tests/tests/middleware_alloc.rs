@@ -225,3 +225,35 @@ fn balancers_picking_and_retry_succeeding() {
     // A failing call keeps its attempts' errors: that path allocates.
     assert_eq!(retry.call(&cx, 3).unwrap_err().earlier().len(), 2);
 }
+
+#[test]
+fn p2c_and_the_live_set_of_service_discovery_pick_without_allocating() {
+    use std::sync::Arc;
+    use synkit_core::lb::{Balancer, P2c, PeakEwma, Retry, RoundRobin};
+    use synkit_core::sd::{DiscoveryError, Endpointer, FixedInstancer};
+
+    let clock = ManualClock::new();
+    let cx = Context::new(&clock);
+    let set = [
+        PeakEwma::new(evens_only()),
+        PeakEwma::new(evens_only()),
+        PeakEwma::new(evens_only()),
+    ];
+    let p2c = P2c::new(&set[..], &clock, 7);
+    // The set an Endpointer keeps, built once from the instances.
+    let instancer = Arc::new(FixedInstancer::new(["a:1", "b:1", "c:1"]));
+    let live = Endpointer::new(instancer.clone(), |_: &str| {
+        Ok::<_, DiscoveryError>(PeakEwma::new(evens_only()))
+    });
+    let live_rr = RoundRobin::new(&live);
+    let live_p2c = P2c::new(&live, &clock, 7);
+    let retry = Retry::new(3, Duration::from_millis(250), RoundRobin::new(&live));
+    assert_no_alloc(|| {
+        for _ in 0..10 {
+            assert_eq!(p2c.pick().unwrap().call(&cx, 4), Ok(2));
+            assert_eq!(live_rr.pick().unwrap().call(&cx, 4), Ok(2));
+            assert_eq!(live_p2c.pick().unwrap().call(&cx, 4), Ok(2));
+            assert_eq!(retry.call(&cx, 4), Ok(2));
+        }
+    });
+}

@@ -6,7 +6,7 @@ use core::fmt;
 use super::peak_ewma::{InFlight, Weighed, nanos_f64};
 use super::{Balancer, EndpointSet};
 use crate::sync::AtomicU64;
-use crate::time::{Clock, Duration};
+use crate::time::{Clock, Duration, Instant};
 use crate::{Context, Endpoint, Error};
 
 /// Picks two endpoints at random and calls the less loaded: the power of
@@ -38,7 +38,7 @@ use crate::{Context, Endpoint, Error};
 pub struct P2c<S, C> {
     set: S,
     clock: C,
-    decay_ns: f64,
+    rate: f64,
     state: AtomicU64,
 }
 
@@ -50,7 +50,7 @@ impl<S, C> P2c<S, C> {
         P2c {
             set,
             clock,
-            decay_ns: 10e9,
+            rate: 1.0 / 10e9,
             state: AtomicU64::new(seed),
         }
     }
@@ -59,7 +59,7 @@ impl<S, C> P2c<S, C> {
     /// `decay` after it is seen.
     #[must_use]
     pub fn with_decay(mut self, decay: Duration) -> P2c<S, C> {
-        self.decay_ns = nanos_f64(decay).max(1.0);
+        self.rate = 1.0 / nanos_f64(decay).max(1.0);
         self
     }
 
@@ -70,12 +70,14 @@ impl<S, C> P2c<S, C> {
 }
 
 /// The endpoint [`P2c`] picked: counted in flight and timed for the one
-/// call it makes.
+/// call it makes, from the pick (so call it at once).
 pub struct P2cPick<'a, S: EndpointSet + 'a, C> {
     snapshot: S::Snapshot<'a>,
     index: usize,
     clock: &'a C,
-    decay_ns: f64,
+    rate: f64,
+    // When the loads were weighed: the call's start, if it is made at once.
+    picked_at: Option<Instant>,
 }
 
 impl<S: EndpointSet, C> P2cPick<'_, S, C> {
@@ -98,7 +100,7 @@ where
     #[inline]
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<Self::Response, Self::Error> {
         let load = self.snapshot[self.index].peak_ewma();
-        let _timed: InFlight<'_, _> = load.start(self.clock, self.decay_ns);
+        let _timed: InFlight<'_, _> = load.start(self.clock, self.rate, self.picked_at);
         load.endpoint().call(cx, req)
     }
 }
@@ -138,6 +140,7 @@ where
     fn pick(&self) -> Result<P2cPick<'_, S, C>, Error> {
         let snapshot = self.set.snapshot()?;
         let n = snapshot.len();
+        let mut picked_at = None;
         let index = match n {
             0 => return Err(Error::Unavailable),
             1 => 0,
@@ -152,8 +155,9 @@ where
                     b += 1;
                 }
                 let now = self.clock.now();
-                let load_a = snapshot[a].peak_ewma().load(now, self.decay_ns);
-                let load_b = snapshot[b].peak_ewma().load(now, self.decay_ns);
+                picked_at = Some(now);
+                let load_a = snapshot[a].peak_ewma().load(now, self.rate);
+                let load_b = snapshot[b].peak_ewma().load(now, self.rate);
                 if load_b < load_a { b } else { a }
             }
         };
@@ -161,7 +165,8 @@ where
             snapshot,
             index,
             clock: &self.clock,
-            decay_ns: self.decay_ns,
+            rate: self.rate,
+            picked_at,
         })
     }
 }
@@ -169,7 +174,7 @@ where
 impl<S, C> fmt::Debug for P2c<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("P2c")
-            .field("decay_ns", &self.decay_ns)
+            .field("decay_ns", &(1.0 / self.rate))
             .finish_non_exhaustive()
     }
 }
@@ -252,12 +257,12 @@ mod tests {
         let p2c = P2c::new(&set[..], &clock, 3).with_decay(Duration::from_secs(1));
         let cx = Context::background();
         // Instance 1 once took 100 ms; instance 0 takes 1 ms.
-        set[1].observe(ms(100), clock.now(), 1e9);
-        set[0].observe(ms(1), clock.now(), 1e9);
+        set[1].observe(ms(100), clock.now(), 1e-9);
+        set[0].observe(ms(1), clock.now(), 1e-9);
         assert_eq!(p2c.pick().unwrap().index(), 0);
         // Five time constants on, 100 ms has decayed below 1 ms.
         clock.advance(Duration::from_secs(5));
-        set[0].observe(ms(1), clock.now(), 1e9);
+        set[0].observe(ms(1), clock.now(), 1e-9);
         let picks: usize = (0..10).map(|_| p2c.pick().unwrap().index()).sum();
         assert_eq!(picks, 10);
         assert_eq!(p2c.pick().unwrap().call(&cx, ()), Ok(1));
@@ -294,9 +299,9 @@ mod tests {
         ];
         let ms = Duration::from_millis;
         for (at, e) in set.iter().enumerate() {
-            e.observe(ms(10), clock.now(), 1e10);
+            e.observe(ms(10), clock.now(), 1e-10);
             assert_eq!(
-                e.load(clock.now(), 1e10).to_bits(),
+                e.load(clock.now(), 1e-10).to_bits(),
                 10e6f64.to_bits(),
                 "{at}"
             );

@@ -45,8 +45,10 @@ impl<E, F: Fn(usize, &E) -> (bool, Option<E>)> RetryPolicy<E> for F {
 /// As in Go kit:
 /// - every attempt asks the balancer afresh, and a balancer that has no
 ///   endpoint counts as a failed attempt;
-/// - `timeout` bounds all the attempts together (the context each attempt
-///   gets has the earlier of that and the caller's deadline), and when it
+/// - `timeout` bounds all the attempts together, counted from when the
+///   call began (the context's [`with_now`](Context::with_now) instant if
+///   it has one, as a server's does, else now); the context each attempt
+///   gets has the earlier of that and the caller's deadline; and when it
 ///   passes, or the caller cancels, the call ends with that and nothing
 ///   else ([`RetryError::is_interrupted`]);
 /// - otherwise the error says every attempt's error, Go kit's way
@@ -106,6 +108,17 @@ impl<B, P> Retry<B, P> {
     }
 }
 
+/// [`Context::check`] with the time given rather than read.
+fn check_at(cx: &Context<'_>, now: crate::time::Instant) -> Result<(), Error> {
+    if cx.is_cancelled() {
+        Err(Error::Cancelled)
+    } else if cx.deadline().is_some_and(|d| now >= d) {
+        Err(Error::DeadlineExceeded)
+    } else {
+        Ok(())
+    }
+}
+
 impl<Req, B, P> Endpoint<Req> for Retry<B, P>
 where
     Req: Clone,
@@ -117,13 +130,23 @@ where
     type Error = RetryError<B::Error>;
 
     fn call(&self, cx: &Context<'_>, req: Req) -> Result<B::Response, RetryError<B::Error>> {
-        let bounded = cx.with_timeout(self.timeout);
+        // From when the call began, if the caller knows (a server's turn
+        // does): no clock read on the way to a first-time success.
+        let began = cx.now_on(cx.clock());
+        let bounded = cx.with_deadline(began.saturating_add(self.timeout));
         self.policy.started();
         let mut raw = Vec::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Err(why) = bounded.check() {
+            // The first attempt starts when the call began: no need to ask
+            // the clock again.
+            let ready = if attempt == 1 {
+                check_at(&bounded, began)
+            } else {
+                bounded.check()
+            };
+            if let Err(why) = ready {
                 return Err(RetryError::interrupted(raw, why.into()));
             }
             let outcome = match self.balancer.pick() {
