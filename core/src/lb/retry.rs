@@ -371,6 +371,27 @@ mod tests {
     }
 
     #[test]
+    fn the_timeout_counts_from_when_the_call_began() {
+        let clock = ManualClock::new();
+        let root = Context::new(&clock);
+        // The call began (a server read the time) 200 ms before the retry.
+        let began = root.with_now(crate::time::Clock::now(&clock));
+        clock.advance(Duration::from_millis(200));
+        let calls = AtomicUsize::new(0);
+        let slow = endpoint_fn(|cx: &Context<'_>, (): ()| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            assert_eq!(cx.remaining(), Some(Duration::from_millis(50)));
+            clock.advance(Duration::from_millis(60));
+            Err::<u32, _>(Failed("slow".into()))
+        });
+        let set = [slow];
+        let retry = Retry::new(10, Duration::from_millis(250), RoundRobin::new(&set[..]));
+        let err = retry.call(&began, ()).unwrap_err();
+        assert_eq!(calls.load(Ordering::Relaxed), 1, "50 ms were left, not 250");
+        assert!(err.is_interrupted());
+    }
+
+    #[test]
     fn a_cancelled_caller_stops_the_retries_at_once() {
         let clock = ManualClock::new();
         let token = crate::CancelToken::new();
