@@ -183,7 +183,6 @@ mod waiting {
 #[cfg(all(test, not(loom)))]
 mod tests {
     extern crate std;
-    use std::vec::Vec;
 
     use super::*;
 
@@ -229,6 +228,7 @@ mod tests {
         use super::*;
         use crate::time::{Duration, ManualClock};
         use crate::{CancelToken, Context, Error};
+        use std::vec::Vec;
 
         #[test]
         fn a_waiter_gets_the_slot_when_it_is_released() {

@@ -207,7 +207,7 @@ mod tests {
     where
         B: Balancer<(), Response = usize, Error = Error>,
     {
-        let cx = Context::background();
+        let cx = Context::new(clock);
         let mut counts = [0; 3];
         let mut latencies = Vec::with_capacity(n);
         for _ in 0..n {
@@ -255,7 +255,7 @@ mod tests {
         let clock = ManualClock::new();
         let set = [instance(&clock, 0, ms(1)), instance(&clock, 1, ms(1))];
         let p2c = P2c::new(&set[..], &clock, 3).with_decay(Duration::from_secs(1));
-        let cx = Context::background();
+        let cx = Context::new(&clock);
         // Instance 1 once took 100 ms; instance 0 takes 1 ms.
         set[1].observe(ms(100), clock.now(), 1e-9);
         set[0].observe(ms(1), clock.now(), 1e-9);
@@ -307,7 +307,7 @@ mod tests {
             );
         }
         let p2c = P2c::new(&set[..], &clock, 9);
-        let cx = Context::background();
+        let cx = Context::new(&clock);
         std::thread::scope(|s| {
             // Park one call on instance 0 (calls picked for 1 just finish).
             s.spawn(|| {
