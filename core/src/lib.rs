@@ -112,6 +112,9 @@ pub mod context;
 pub mod endpoint;
 pub mod error;
 pub mod lb;
+#[cfg(feature = "log")]
+#[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+pub mod log;
 pub mod ratelimit;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
