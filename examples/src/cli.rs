@@ -37,6 +37,9 @@ pub struct Args {
     pub dns_server: Option<String>,
     /// `--dns-interval SECONDS`: how often to ask again (default 5).
     pub dns_interval: u64,
+    /// `--log-format logfmt|json`: how log lines are written (default
+    /// logfmt, Go kit's).
+    pub log_format: synkit_core::log::Format,
 }
 
 /// Parses the process's arguments; prints usage and exits on a bad one.
@@ -52,6 +55,7 @@ pub fn parse() -> Args {
         dns_srv: None,
         dns_server: None,
         dns_interval: 5,
+        log_format: synkit_core::log::Format::Logfmt,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +70,13 @@ pub fn parse() -> Args {
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
             ("--dns-srv", Some(v)) => args.dns_srv = Some(v),
             ("--dns-server", Some(v)) => args.dns_server = Some(v),
+            ("--log-format", Some(v)) => {
+                args.log_format = match v.as_str() {
+                    "logfmt" => synkit_core::log::Format::Logfmt,
+                    "json" => synkit_core::log::Format::Json,
+                    _ => usage(&format!("--log-format takes logfmt or json, not {v:?}")),
+                }
+            }
             ("--ttl", Some(v)) => match v.parse() {
                 Ok(n) if n > 0 => args.ttl = n,
                 _ => usage(&format!("--ttl takes a number of seconds, not {v:?}")),
@@ -92,7 +103,7 @@ pub fn parse() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N]\n\
+        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );
@@ -142,5 +153,6 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
         eprintln!("{name} could not deregister: {e}");
     }
     server.shutdown(SHUTDOWN_GRACE);
+    log::logger().flush();
     std::process::exit(0);
 }

@@ -1,62 +1,34 @@
-//! A minimal `log` backend for the examples: one line per record on stderr,
-//! `LEVEL target: message key=value ...`, in the spirit of Go kit's logfmt
-//! logger. Real services plug in whichever `log` backend they already use.
+//! The examples' `log` backend: Go kit's logfmt (or JSON) lines on stderr,
+//! through synkit's buffered writer so a request never waits on the
+//! terminal.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
+use std::time::Duration;
 
-use log::kv::{Key, Value, VisitSource};
-use log::{LevelFilter, Log, Metadata, Record};
+use log::LevelFilter;
+use synkit_core::log::{BufferedWriter, Format, Logger};
 
-struct Stderr;
+/// How much the stderr buffer holds before lines are dropped (and counted).
+const BUFFER: usize = 1 << 20;
+/// How often the buffer is written out when it is not filling fast.
+const INTERVAL: Duration = Duration::from_millis(20);
 
-static LOGGER: Stderr = Stderr;
-
-/// Installs the stderr logger at `level`, unless `RUST_LOG` names another
+/// Installs the logfmt logger at `level`, unless `RUST_LOG` names another
 /// level (`error`, `warn`, `info`, `debug`, `trace`, `off`).
 ///
 /// Returns an error if a logger is already installed.
 pub fn init(level: LevelFilter) -> Result<(), log::SetLoggerError> {
+    init_with(Format::Logfmt, level)
+}
+
+/// Installs a logger writing `format` at `level` (or `RUST_LOG`'s).
+///
+/// Returns an error if a logger is already installed.
+pub fn init_with(format: Format, level: LevelFilter) -> Result<(), log::SetLoggerError> {
     let level = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(level);
-    log::set_logger(&LOGGER)?;
-    log::set_max_level(level);
+    let writer = BufferedWriter::new(Box::new(std::io::stderr()), BUFFER, INTERVAL);
+    Logger::new(format).buffered(writer).install(level)?;
     Ok(())
-}
-
-struct Fields<'a>(&'a mut String);
-
-impl<'kvs> VisitSource<'kvs> for Fields<'_> {
-    fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), log::kv::Error> {
-        let _ = write!(self.0, " {key}={value}");
-        Ok(())
-    }
-}
-
-impl Log for Stderr {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let mut line = format!(
-            "{:<5} {}: {}",
-            record.level(),
-            record.target(),
-            record.args()
-        );
-        let _ = record.key_values().visit(&mut Fields(&mut line));
-        line.push('\n');
-        // One write per record keeps lines from different threads whole.
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
-    }
-
-    fn flush(&self) {
-        let _ = std::io::stderr().flush();
-    }
 }

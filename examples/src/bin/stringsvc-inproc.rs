@@ -18,13 +18,13 @@ use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::endpoints::{
     CountRequest, UppercaseRequest, count_endpoint, uppercase_endpoint,
 };
-use synkit_examples::stringsvc::logging::Logging;
+use synkit_examples::stringsvc::logging::LoggingMiddleware;
 
 fn main() {
     logger::init(LevelFilter::Info).expect("no other logger is installed");
 
-    let uppercase = uppercase_endpoint(Strings).with(Logging::new("uppercase"));
-    let count = count_endpoint(Strings).with(Logging::new("count"));
+    let uppercase = uppercase_endpoint(LoggingMiddleware::new(Strings));
+    let count = count_endpoint(LoggingMiddleware::new(Strings));
 
     let mut inputs: Vec<String> = std::env::args().skip(1).collect();
     if inputs.is_empty() {

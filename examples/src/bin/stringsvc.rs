@@ -10,11 +10,12 @@
 
 use log::LevelFilter;
 use synkit_examples::stringsvc::Strings;
+use synkit_examples::stringsvc::logging::LoggingMiddleware;
 use synkit_examples::stringsvc::transport::router;
 use synkit_examples::{cli, logger};
 
 fn main() {
     let args = cli::parse();
-    logger::init(LevelFilter::Info).expect("no other logger is installed");
-    cli::serve("stringsvc", &args, router(Strings));
+    logger::init_with(args.log_format, LevelFilter::Info).expect("no other logger is installed");
+    cli::serve("stringsvc", &args, router(LoggingMiddleware::new(Strings)));
 }

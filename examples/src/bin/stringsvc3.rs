@@ -16,6 +16,7 @@
 
 use log::LevelFilter;
 use synkit_examples::stringsvc::Strings;
+use synkit_examples::stringsvc::logging::LoggingMiddleware;
 use synkit_examples::stringsvc::proxy::ProxyingService;
 use synkit_examples::stringsvc::transport::router;
 use synkit_examples::{cli, discovery, logger};
@@ -23,9 +24,9 @@ use synkit_transports::http::server::Router;
 
 fn main() {
     let args = cli::parse();
-    logger::init(LevelFilter::Info).expect("no other logger is installed");
+    logger::init_with(args.log_format, LevelFilter::Info).expect("no other logger is installed");
     let routes: Router = match discovery::instancer(&args) {
-        Ok(None) => router(Strings),
+        Ok(None) => router(LoggingMiddleware::new(Strings)),
         Ok(Some(instancer)) => {
             log::info!(instances:? = instancer.state().instances; "proxying uppercase");
             router(std::sync::Arc::new(ProxyingService::new(

@@ -1,72 +1,56 @@
-//! Logging middleware, after Go kit's stringsvc2: one record per call with
-//! the method, its input, its output or error, and how long it took.
+//! Logging middleware, Go kit's stringsvc2 `loggingMiddleware`: one record
+//! per call with the method, its input, its output, its error and how long
+//! it took, on the `log` facade.
+//!
+//! With [`synkit_core::log::Logger`] in logfmt, a call writes Go kit's line
+//! exactly: `method=uppercase input=hello output=HELLO err=null took=2.1µs`.
+//! It allocates nothing: every field is borrowed.
 
-use std::fmt::{Debug, Display};
+use std::time::Instant;
 
-use synkit_core::{Context, Endpoint, Middleware};
+use log::kv::Value;
+use synkit_core::log::GoDuration;
 
-/// Logs every call through the `log` facade, at `info` for successes and
-/// `warn` for errors, with the fields `method`, `input`, `output`, `err` and
-/// `took` (measured on the context's clock).
-#[derive(Clone, Copy, Debug)]
-pub struct Logging {
-    method: &'static str,
+use super::{StringError, StringService};
+
+/// A [`StringService`] that logs every call to the one it wraps, as Go
+/// kit's stringsvc2 does (at `info`, errors included, as Go kit logs them).
+#[derive(Clone, Debug)]
+pub struct LoggingMiddleware<S> {
+    next: S,
 }
 
-impl Logging {
-    /// Logging for the endpoint serving `method`.
-    pub const fn new(method: &'static str) -> Logging {
-        Logging { method }
+impl<S> LoggingMiddleware<S> {
+    /// Logs the calls made to `next`.
+    pub fn new(next: S) -> LoggingMiddleware<S> {
+        LoggingMiddleware { next }
     }
 }
 
-/// An endpoint wrapped by [`Logging`].
-#[derive(Debug)]
-pub struct LoggingEndpoint<E> {
-    inner: E,
-    method: &'static str,
-}
-
-impl<E> Middleware<E> for Logging {
-    type Endpoint = LoggingEndpoint<E>;
-
-    fn wrap(&self, inner: E) -> LoggingEndpoint<E> {
-        LoggingEndpoint {
-            inner,
-            method: self.method,
+impl<S: StringService> StringService for LoggingMiddleware<S> {
+    fn uppercase(&self, s: &str) -> Result<String, StringError> {
+        if !log::log_enabled!(log::Level::Info) {
+            return self.next.uppercase(s);
         }
-    }
-}
-
-impl<Req, E> Endpoint<Req> for LoggingEndpoint<E>
-where
-    Req: Debug,
-    E: Endpoint<Req>,
-    E::Response: Debug,
-    E::Error: Display,
-{
-    type Response = E::Response;
-    type Error = E::Error;
-
-    fn call(&self, cx: &Context<'_>, req: Req) -> Result<E::Response, E::Error> {
-        if !log::log_enabled!(log::Level::Warn) {
-            return self.inner.call(cx, req);
-        }
-        // The request moves into the call; keep its text for the record.
-        let input = format!("{req:?}");
-        let start = cx.now();
-        let out = self.inner.call(cx, req);
-        let took = cx.now().saturating_duration_since(start);
-        match &out {
-            Ok(resp) => log::info!(
-                method = self.method, input = input.as_str(), output:? = resp, took:? = took;
-                "call succeeded"
-            ),
-            Err(err) => log::warn!(
-                method = self.method, input = input.as_str(), err:% = err, took:? = took;
-                "call failed"
-            ),
-        }
+        let begin = Instant::now();
+        let out = self.next.uppercase(s);
+        let took = GoDuration(begin.elapsed());
+        let (output, err) = match &out {
+            Ok(v) => (v.as_str(), Value::null()),
+            Err(e) => ("", Value::from_display(e)),
+        };
+        log::info!(method = "uppercase", input = s, output = output, err = err, took:% = took; "");
         out
+    }
+
+    fn count(&self, s: &str) -> usize {
+        if !log::log_enabled!(log::Level::Info) {
+            return self.next.count(s);
+        }
+        let begin = Instant::now();
+        let n = self.next.count(s);
+        let took = GoDuration(begin.elapsed());
+        log::info!(method = "count", input = s, n = n, took:% = took; "");
+        n
     }
 }

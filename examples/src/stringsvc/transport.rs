@@ -25,7 +25,6 @@ use synkit_transports::http::server::{
 use synkit_transports::http::{HeaderValue, Method, StatusCode, header};
 
 use super::endpoints::{CountRequest, UppercaseRequest, count_endpoint, uppercase_endpoint};
-use super::logging::Logging;
 use super::{StringError, StringService};
 
 /// `uppercase` on the wire: the service's error, if any, in `err`.
@@ -68,15 +67,16 @@ pub fn uppercase_reply_endpoint<S: StringService>(
     )
 }
 
-/// The whole HTTP service: both methods, logged, plus `GET /health`.
+/// The whole HTTP service: both methods plus `GET /health` (wrap `svc` in
+/// [`LoggingMiddleware`](super::logging::LoggingMiddleware) to log calls).
 pub fn router<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> Router {
     let uppercase = Handler::new(
-        uppercase_reply_endpoint(svc.clone()).with(Logging::new("uppercase")),
+        uppercase_reply_endpoint(svc.clone()),
         decode_go_json::<UppercaseRequest>,
         encode_json,
     );
     let count = Handler::new(
-        count_endpoint(svc).with(Logging::new("count")),
+        count_endpoint(svc),
         decode_go_json::<CountRequest>,
         encode_json,
     );
