@@ -40,6 +40,14 @@ pub struct Args {
     /// `--log-format logfmt|json`: how log lines are written (default
     /// logfmt, Go kit's).
     pub log_format: synkit_core::log::Format,
+    /// `--statsd HOST:PORT`: also send metrics there, as StatsD.
+    pub statsd: Option<String>,
+    /// `--dogstatsd HOST:PORT`: also send metrics there, as DogStatsD
+    /// (label values as tags).
+    pub dogstatsd: Option<String>,
+    /// `--zipkin-url URL`: report spans to this Zipkin collector
+    /// (`http://host:9411/api/v2/spans`), sampling every request.
+    pub zipkin_url: Option<String>,
 }
 
 /// Parses the process's arguments; prints usage and exits on a bad one.
@@ -56,6 +64,9 @@ pub fn parse() -> Args {
         dns_server: None,
         dns_interval: 5,
         log_format: synkit_core::log::Format::Logfmt,
+        statsd: None,
+        dogstatsd: None,
+        zipkin_url: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +81,9 @@ pub fn parse() -> Args {
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
             ("--dns-srv", Some(v)) => args.dns_srv = Some(v),
             ("--dns-server", Some(v)) => args.dns_server = Some(v),
+            ("--statsd", Some(v)) => args.statsd = Some(v),
+            ("--dogstatsd", Some(v)) => args.dogstatsd = Some(v),
+            ("--zipkin-url", Some(v)) => args.zipkin_url = Some(v),
             ("--log-format", Some(v)) => {
                 args.log_format = match v.as_str() {
                     "logfmt" => synkit_core::log::Format::Logfmt,
@@ -104,6 +118,7 @@ pub fn parse() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
+         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );

@@ -14,6 +14,7 @@ pub mod addsvc;
 pub mod cli;
 pub mod discovery;
 pub mod logger;
+pub mod observability;
 pub mod stringsvc;
 
 /// The README's code, compiled and run by `cargo test` so it stays true.

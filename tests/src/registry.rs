@@ -265,3 +265,103 @@ pub fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
     done()
 }
+
+/// A Prometheus server (Debian's `prometheus`) scraping `targets` every
+/// second, on a free port, with its data in a scratch directory.
+#[derive(Debug)]
+pub struct Prometheus {
+    child: Option<Child>,
+    dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (`host:port`, path `/metrics`)
+    /// and waits until it is ready.
+    ///
+    /// # Panics
+    ///
+    /// If Prometheus is not installed or not ready within 30 s.
+    pub fn start(targets: &[SocketAddr]) -> Prometheus {
+        require("prometheus", "prometheus");
+        let dir = scratch("prometheus");
+        let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: synkit\n    static_configs:\n      - targets: [{}]\n",
+            list.join(", ")
+        );
+        std::fs::write(dir.join("prometheus.yml"), config).expect("write the config");
+        let addr = free_addr();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus");
+        let prometheus = Prometheus {
+            child: Some(child),
+            dir,
+            addr,
+        };
+        assert!(
+            within(Duration::from_secs(30), || prometheus
+                .get("/-/ready")
+                .is_some_and(|r| r.contains("Ready"))),
+            "prometheus did not become ready; see {}",
+            prometheus.dir.join("prometheus.log").display()
+        );
+        prometheus
+    }
+
+    /// `GET path` on Prometheus's HTTP API: the body, if it answered 200.
+    pub fn get(&self, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(self.addr).ok()?;
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: prometheus\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).ok()?;
+        let (head, body) = reply.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+    }
+
+    /// The value of the instant query `promql` (one series), if it has one.
+    pub fn query(&self, promql: &str) -> Option<f64> {
+        let mut encoded = String::new();
+        for b in promql.bytes() {
+            if b.is_ascii_alphanumeric() || b"_-.".contains(&b) {
+                encoded.push(char::from(b));
+            } else {
+                let _ = std::fmt::Write::write_fmt(&mut encoded, format_args!("%{b:02X}"));
+            }
+        }
+        let body = self.get(&format!("/api/v1/query?query={encoded}"))?;
+        // A chunked body: the JSON object is between the first '{' and the last '}'.
+        let json = &body[body.find('{')?..=body.rfind('}')?];
+        let v: serde_json::Value = serde_json::from_str(json).ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

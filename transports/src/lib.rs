@@ -13,6 +13,8 @@
 //!   ureq, with Go kit's `Client` semantics.
 //! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
 //!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
+//! - `prometheus`, `statsd`: [`export`], metrics out of the process:
+//!   Prometheus's `GET /metrics`, StatsD and DogStatsD over UDP.
 //! - `dnssrv`: [`sd::dnssrv`], service discovery by DNS SRV records (Go
 //!   kit's `sd/dnssrv`), against a DNS server of your choosing.
 
@@ -20,10 +22,14 @@
 
 #[cfg(feature = "http-server")]
 pub(crate) mod engine;
+#[cfg(any(feature = "prometheus", feature = "statsd"))]
+pub mod export;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]
 pub mod sd;
+#[cfg(any(feature = "etcd", feature = "dnssrv", feature = "statsd"))]
+mod stop;
 
 /// Entry points for the fuzz targets in `transports/fuzz`; not an API.
 #[cfg(all(fuzzing, feature = "http-server"))]

@@ -7,9 +7,10 @@
 //! the series is resolved, not on every update. The in-memory families
 //! here ([`CounterFamily`], [`GaugeFamily`], [`HistogramFamily`]) live in
 //! a [`Registry`] that [`prometheus::encode`] writes in Prometheus's text
-//! format; other exporters (`StatsD` in `synkit-transports`) implement the
-//! same traits, and a pair `(a, b)` of families or series updates both, as
-//! Go kit's `multi` does. Needs `alloc`.
+//! format; other exporters (StatsD in `synkit-transports`) implement the
+//! same traits, a pair `(a, b)` of families or series updates both, as
+//! Go kit's `multi` does, and an `Option` of one is a backend that may be
+//! off. Needs `alloc`.
 //!
 //! ```
 //! use synkit_core::metrics::{Counter, Family, Registry, prometheus};
@@ -130,6 +131,47 @@ impl<A: Family, B: Family> Family for (A, B) {
     type Series = (A::Series, B::Series);
     fn with(&self, values: &[&str]) -> Result<Self::Series, MetricError> {
         Ok((self.0.with(values)?, self.1.with(values)?))
+    }
+}
+
+/// An optional backend: `None` records nothing.
+impl<C: Counter> Counter for Option<C> {
+    #[inline]
+    fn add(&self, delta: f64) {
+        if let Some(c) = self {
+            c.add(delta);
+        }
+    }
+}
+
+impl<G: Gauge> Gauge for Option<G> {
+    #[inline]
+    fn set(&self, value: f64) {
+        if let Some(g) = self {
+            g.set(value);
+        }
+    }
+    #[inline]
+    fn add(&self, delta: f64) {
+        if let Some(g) = self {
+            g.add(delta);
+        }
+    }
+}
+
+impl<H: Histogram> Histogram for Option<H> {
+    #[inline]
+    fn observe(&self, value: f64) {
+        if let Some(h) = self {
+            h.observe(value);
+        }
+    }
+}
+
+impl<F: Family> Family for Option<F> {
+    type Series = Option<F::Series>;
+    fn with(&self, values: &[&str]) -> Result<Self::Series, MetricError> {
+        self.as_ref().map(|f| f.with(values)).transpose()
     }
 }
 

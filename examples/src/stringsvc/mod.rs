@@ -22,6 +22,7 @@
 
 pub mod endpoints;
 pub mod gocase;
+pub mod instrumenting;
 pub mod logging;
 pub mod proxy;
 pub mod transport;

@@ -10,7 +10,6 @@ pub mod dnssrv;
 #[cfg(feature = "etcd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "etcd")))]
 pub mod etcd;
-mod stop;
 
 /// The state, subscribers and stop signal of an instancer that a thread
 /// keeps current, and its `Instancer` impl, which hands everything to the
@@ -18,7 +17,7 @@ mod stop;
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]
 struct Background {
     cache: std::sync::Arc<synkit_core::sd::InstanceCache>,
-    stop: std::sync::Arc<stop::Stop>,
+    stop: std::sync::Arc<crate::stop::Stop>,
 }
 
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]

@@ -11,7 +11,7 @@ use synkit_core::sd::{InstanceCache, Instancer};
 use super::EtcdError;
 use super::client::{Client, WatchNews};
 use crate::sd::Background;
-use crate::sd::stop::{Backoff, Stop};
+use crate::stop::{Backoff, Stop};
 
 /// The instances registered under a prefix in etcd: Go kit's
 /// `etcdv3.Instancer`.

@@ -9,7 +9,7 @@ use synkit_core::sd::{DiscoveryError, Registrar};
 
 use super::EtcdError;
 use super::client::Client;
-use crate::sd::stop::Stop;
+use crate::stop::Stop;
 
 /// The instance a [`EtcdRegistrar`] publishes: Go kit's `etcdv3.Service`.
 #[derive(Clone, Debug, PartialEq, Eq)]
