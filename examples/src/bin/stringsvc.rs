@@ -36,7 +36,7 @@ fn main() {
     let routes = router(std::sync::Arc::new(svc)).route(
         Method::GET,
         "/metrics",
-        MetricsService::new(registry),
+        MetricsService::new(exported.registry.clone()),
     );
     cli::serve("stringsvc", &args, routes);
 }
