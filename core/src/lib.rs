@@ -125,6 +125,9 @@ pub mod sd;
 mod sync;
 pub mod time;
 pub mod timeout;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod trace;
 mod window;
 
 pub use context::{CancelToken, Context};
