@@ -125,6 +125,19 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2);
 }
 
+/// What to do once the server has drained, before the process exits
+/// (flush a span reporter, say).
+static AT_SHUTDOWN: std::sync::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Runs `f` after the server has shut down, before the process exits.
+pub fn at_shutdown(f: impl FnOnce() + Send + 'static) {
+    AT_SHUTDOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(Box::new(f));
+}
+
 /// How long in-flight requests get to finish after SIGINT or SIGTERM.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -168,6 +181,14 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
         eprintln!("{name} could not deregister: {e}");
     }
     server.shutdown(SHUTDOWN_GRACE);
+    let pending = std::mem::take(
+        &mut *AT_SHUTDOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for f in pending {
+        f();
+    }
     log::logger().flush();
     std::process::exit(0);
 }

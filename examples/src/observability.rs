@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use synkit_core::metrics::{CounterFamily, HistogramFamily, Registry};
+use synkit_core::time::SystemClock;
+use synkit_core::trace::{NoopReporter, Reporter, Sampler, Tracer};
 use synkit_transports::export::statsd::{
     Flavor, Sender, Statsd, StatsdCounter, StatsdFamily, StatsdHistogram,
 };
+use synkit_transports::export::zipkin::ZipkinReporter;
 
 use crate::cli::Args;
 use crate::stringsvc::instrumenting::{COUNT_RESULT, Metrics, REQUEST_COUNT, REQUEST_LATENCY};
@@ -80,4 +83,27 @@ pub fn metrics(args: &Args) -> Result<Observability, String> {
         metrics,
         statsd: sender,
     })
+}
+
+/// The examples' tracer: spans timed by the system clock.
+pub type ServiceTracer = Tracer<SystemClock>;
+
+/// A tracer for `service`: with `--zipkin-url`, sampling every request
+/// and reporting to that collector (flushed at shutdown); without it,
+/// sampling none (spans still carry ids to propagate).
+pub fn tracer(args: &Args, service: &'static str) -> Arc<ServiceTracer> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let wall = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
+    let (reporter, sampler): (Arc<dyn Reporter>, Sampler) = match &args.zipkin_url {
+        Some(url) => {
+            let zipkin = Arc::new(ZipkinReporter::new(url));
+            let flushed = zipkin.clone();
+            crate::cli::at_shutdown(move || flushed.flush(Duration::from_secs(2)));
+            (zipkin, Sampler::Always)
+        }
+        None => (Arc::new(NoopReporter), Sampler::Never),
+    };
+    Arc::new(Tracer::new(service, reporter, SystemClock, wall).with_sampler(sampler))
 }

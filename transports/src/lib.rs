@@ -13,8 +13,9 @@
 //!   ureq, with Go kit's `Client` semantics.
 //! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
 //!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
-//! - `prometheus`, `statsd`: [`export`], metrics out of the process:
-//!   Prometheus's `GET /metrics`, StatsD and DogStatsD over UDP.
+//! - `prometheus`, `statsd`, `zipkin`: [`export`], metrics and traces out
+//!   of the process: Prometheus's `GET /metrics`, StatsD and DogStatsD over
+//!   UDP, Zipkin's span API.
 //! - `dnssrv`: [`sd::dnssrv`], service discovery by DNS SRV records (Go
 //!   kit's `sd/dnssrv`), against a DNS server of your choosing.
 
@@ -22,7 +23,7 @@
 
 #[cfg(feature = "http-server")]
 pub(crate) mod engine;
-#[cfg(any(feature = "prometheus", feature = "statsd"))]
+#[cfg(any(feature = "prometheus", feature = "statsd", feature = "zipkin"))]
 pub mod export;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;

@@ -2,7 +2,7 @@
 //! `GET /health`, every call logged and counted (stringsvc2: logfmt lines
 //! on stderr, `--log-format json` for JSON, `RUST_LOG=off` for none;
 //! Prometheus metrics at `GET /metrics`, and StatsD with `--statsd
-//! HOST:PORT`).
+//! HOST:PORT`; Zipkin spans with `--zipkin-url URL`).
 //!
 //! ```text
 //! cargo run --release -p synkit-examples --bin stringsvc -- --addr 127.0.0.1:8080
@@ -19,6 +19,7 @@ use synkit_examples::stringsvc::transport::router;
 use synkit_examples::{cli, logger, observability};
 use synkit_transports::export::prometheus::MetricsService;
 use synkit_transports::http::Method;
+use synkit_transports::http::trace::TracedService;
 
 fn main() {
     let args = cli::parse();
@@ -38,5 +39,6 @@ fn main() {
         "/metrics",
         MetricsService::new(exported.registry.clone()),
     );
-    cli::serve("stringsvc", &args, routes);
+    let traced = TracedService::new(routes, observability::tracer(&args, "stringsvc"));
+    cli::serve("stringsvc", &args, traced);
 }

@@ -19,24 +19,25 @@ use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::logging::LoggingMiddleware;
 use synkit_examples::stringsvc::proxy::ProxyingService;
 use synkit_examples::stringsvc::transport::router;
-use synkit_examples::{cli, discovery, logger};
+use synkit_examples::{cli, discovery, logger, observability};
 use synkit_transports::http::server::Router;
+use synkit_transports::http::trace::TracedService;
 
 fn main() {
     let args = cli::parse();
     logger::init_with(args.log_format, LevelFilter::Info).expect("no other logger is installed");
+    let tracer = observability::tracer(&args, "stringsvc3");
     let routes: Router = match discovery::instancer(&args) {
         Ok(None) => router(LoggingMiddleware::new(Strings)),
         Ok(Some(instancer)) => {
             log::info!(instances:? = instancer.state().instances; "proxying uppercase");
-            router(std::sync::Arc::new(ProxyingService::new(
-                Strings, instancer,
-            )))
+            let proxy = ProxyingService::traced(Strings, instancer, Some(tracer.clone()));
+            router(LoggingMiddleware::new(std::sync::Arc::new(proxy)))
         }
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(2);
         }
     };
-    cli::serve("stringsvc3", &args, routes);
+    cli::serve("stringsvc3", &args, TracedService::new(routes, tracer));
 }

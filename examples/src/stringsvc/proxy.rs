@@ -22,6 +22,7 @@ use synkit_transports::http::Method;
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
+use synkit_transports::http::trace::ClientTracer;
 
 use super::endpoints::UppercaseRequest;
 use super::transport::UppercaseReply;
@@ -55,15 +56,27 @@ impl Endpoint<UppercaseRequest> for Instance {
 /// The factory: an instance string (`host:port`) to its endpoint, Go
 /// kit's `proxyingMiddleware` factory.
 pub fn factory(address: &str) -> Result<Instance, DiscoveryError> {
+    traced_factory(address, None)
+}
+
+/// The factory, with every call traced as a client span when `tracer` is
+/// given.
+pub fn traced_factory(
+    address: &str,
+    tracer: Option<Arc<dyn ClientTracer>>,
+) -> Result<Instance, DiscoveryError> {
     let url = format!("http://{address}/uppercase")
         .parse()
         .map_err(|e| DiscoveryError::new(format_args!("bad instance address {address:?}: {e}")))?;
-    let client = Client::new(
+    let mut client = Client::new(
         Method::POST,
         url,
         encode_json_request::<UppercaseRequest, ClientError>,
         decode_json_response::<UppercaseReply, ClientError>,
     );
+    if let Some(tracer) = tracer {
+        client = client.traced(tracer);
+    }
     let breaker = Arc::new(CircuitBreaker::new(
         ConsecutiveFailures::new(6),
         Settings::default(),
@@ -91,7 +104,19 @@ impl<S: StringService> ProxyingService<S> {
     /// Proxies `uppercase` over the instances `instancer` finds; `count`
     /// goes to `local`.
     pub fn new(local: S, instancer: Arc<dyn Instancer>) -> ProxyingService<S> {
-        let endpointer = Endpointer::new(instancer, factory);
+        ProxyingService::traced(local, instancer, None)
+    }
+
+    /// As [`new`](Self::new), each call to an instance traced as a client
+    /// span when `tracer` is given.
+    pub fn traced(
+        local: S,
+        instancer: Arc<dyn Instancer>,
+        tracer: Option<Arc<dyn ClientTracer>>,
+    ) -> ProxyingService<S> {
+        let endpointer = Endpointer::new(instancer, move |address: &str| {
+            traced_factory(address, tracer.clone())
+        });
         ProxyingService {
             local,
             retry: Retry::new(MAX_ATTEMPTS, MAX_TIME, RoundRobin::new(endpointer)),

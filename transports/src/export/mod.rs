@@ -10,3 +10,6 @@ pub mod prometheus;
 #[cfg(feature = "statsd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "statsd")))]
 pub mod statsd;
+#[cfg(feature = "zipkin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zipkin")))]
+pub mod zipkin;

@@ -110,6 +110,7 @@ pub struct Client<Enc, Dec> {
     before: Vec<Before>,
     after: Vec<After>,
     finalizers: Vec<Finalizer>,
+    tracer: Option<std::sync::Arc<dyn super::trace::ClientTracer>>,
 }
 
 /// The pooled agent clients share unless given one: HTTP status codes are
@@ -145,6 +146,7 @@ impl<Enc, Dec> Client<Enc, Dec> {
             before: Vec::new(),
             after: Vec::new(),
             finalizers: Vec::new(),
+            tracer: None,
         }
     }
 
@@ -177,6 +179,16 @@ impl<Enc, Dec> Client<Enc, Dec> {
         f: impl Fn(&Context<'_>, Option<StatusCode>) + Send + Sync + 'static,
     ) -> Self {
         self.finalizers.push(Box::new(f));
+        self
+    }
+
+    /// Traces every call as Go kit's `HTTPClientTrace` does: a client span
+    /// (the child of the span in the call's context), its B3 headers on
+    /// the request, tagged `http.method`, `http.url`, `http.status_code`,
+    /// `http.response.size` and `error`.
+    #[must_use]
+    pub fn traced(mut self, tracer: std::sync::Arc<dyn super::trace::ClientTracer>) -> Self {
+        self.tracer = Some(tracer);
         self
     }
 
@@ -244,7 +256,11 @@ where
         for f in &self.before {
             f(cx, &mut request);
         }
-        let resp = match self.send(cx, request) {
+        let sent = match &self.tracer {
+            Some(tracer) => tracer.trace(cx, &mut request, &mut |r| self.send(cx, r)),
+            None => self.send(cx, request),
+        };
+        let resp = match sent {
             Ok(resp) => resp,
             Err(e) => {
                 finish(None);

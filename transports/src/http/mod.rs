@@ -10,6 +10,7 @@ pub mod client;
 #[cfg(feature = "http-server")]
 pub mod server;
 pub mod status;
+pub mod trace;
 
 pub use ::http::{
     HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header,
