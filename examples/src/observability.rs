@@ -92,10 +92,6 @@ pub type ServiceTracer = Tracer<SystemClock>;
 /// and reporting to that collector (flushed at shutdown); without it,
 /// sampling none (spans still carry ids to propagate).
 pub fn tracer(args: &Args, service: &'static str) -> Arc<ServiceTracer> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let wall = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
     let (reporter, sampler): (Arc<dyn Reporter>, Sampler) = match &args.zipkin_url {
         Some(url) => {
             let zipkin = Arc::new(ZipkinReporter::new(url));
@@ -105,5 +101,5 @@ pub fn tracer(args: &Args, service: &'static str) -> Arc<ServiceTracer> {
         }
         None => (Arc::new(NoopReporter), Sampler::Never),
     };
-    Arc::new(Tracer::new(service, reporter, SystemClock, wall).with_sampler(sampler))
+    Arc::new(Tracer::system(service, reporter).with_sampler(sampler))
 }

@@ -63,6 +63,20 @@ impl Process {
         Process { child }
     }
 
+    /// Starts `command` (any program), its output discarded.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be started.
+    pub fn start_command(command: &mut Command) -> Process {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the program");
+        Process { child }
+    }
+
     /// Sends it `signal` (`"KILL"`, `"TERM"`, `"STOP"`, `"CONT"`).
     ///
     /// # Panics

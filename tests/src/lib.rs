@@ -23,6 +23,7 @@ pub mod gokit;
 pub mod proc;
 pub mod registry;
 pub mod wire;
+pub mod zipkin;
 
 pub use alloc_counter::{
     CountingAllocator, allocations_during, assert_no_alloc, process_allocations,

@@ -129,6 +129,9 @@ pub struct Tracer<C> {
     ids: Ids,
     shared_spans: bool,
     trace_id_128: bool,
+    // Reads the wall clock (microseconds since the epoch) for timestamps;
+    // without it they are reckoned from `wall_base` on `clock`.
+    wall: Option<fn() -> u64>,
 }
 
 impl<C: Clock> Tracer<C> {
@@ -156,7 +159,18 @@ impl<C: Clock> Tracer<C> {
             clock,
             shared_spans: true,
             trace_id_128: false,
+            wall: None,
         }
+    }
+
+    /// Reads `wall` (microseconds since the Unix epoch) for every span's
+    /// timestamp, rather than reckoning it from the tracer's start on its
+    /// clock: right when the wall clock and the clock drift apart, at the
+    /// cost of one more reading per sampled span.
+    #[must_use]
+    pub fn with_wall_clock(mut self, wall: fn() -> u64) -> Tracer<C> {
+        self.wall = Some(wall);
+        self
     }
 
     /// Decides new traces with `sampler`.
@@ -188,6 +202,14 @@ impl<C: Clock> Tracer<C> {
 
     pub(crate) fn now(&self) -> Instant {
         self.clock.now()
+    }
+
+    /// The wall-clock time now, in microseconds since the epoch.
+    pub(crate) fn wall_now(&self, at: Instant) -> u64 {
+        match self.wall {
+            Some(read) => read(),
+            None => self.micros(at),
+        }
     }
 
     pub(crate) fn micros(&self, at: Instant) -> u64 {
@@ -265,6 +287,25 @@ impl<C: Clock> Tracer<C> {
             }
         }
     }
+}
+
+#[cfg(feature = "std")]
+impl Tracer<crate::time::SystemClock> {
+    /// A tracer for `service` on the system clocks: durations from the
+    /// monotonic clock, timestamps from the wall clock.
+    pub fn system(service: impl Into<Cow<'static, str>>, reporter: Arc<dyn Reporter>) -> Self {
+        Tracer::new(service, reporter, crate::time::SystemClock, system_micros())
+            .with_wall_clock(system_micros)
+    }
+}
+
+/// The wall clock, in microseconds since the Unix epoch.
+#[cfg(feature = "std")]
+pub fn system_micros() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl<C> core::fmt::Debug for Tracer<C> {

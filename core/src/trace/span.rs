@@ -38,6 +38,7 @@ struct Recording {
     name: Cow<'static, str>,
     kind: Kind,
     started: Instant,
+    timestamp: u64,
     tags: Vec<(Cow<'static, str>, String)>,
     annotations: Vec<(u64, String)>,
     shared: bool,
@@ -63,10 +64,12 @@ impl<'t, C: Clock> Span<'t, C> {
         shared: bool,
     ) -> Span<'t, C> {
         let recording = (context.sampled == Some(true)).then(|| {
+            let started = tracer.now();
             Box::new(Recording {
                 name,
                 kind,
-                started: tracer.now(),
+                started,
+                timestamp: tracer.wall_now(started),
                 tags: Vec::with_capacity(6),
                 annotations: Vec::new(),
                 shared,
@@ -104,7 +107,7 @@ impl<'t, C: Clock> Span<'t, C> {
     /// Records that `what` happened now.
     pub fn annotate(&mut self, what: impl core::fmt::Display) {
         if let Some(r) = &mut self.recording {
-            let at = self.tracer.micros(self.tracer.now());
+            let at = self.tracer.wall_now(self.tracer.now());
             r.annotations.push((at, alloc::format!("{what}")));
         }
     }
@@ -131,7 +134,7 @@ impl<'t, C: Clock> Span<'t, C> {
             context: self.context,
             name: r.name,
             kind: r.kind,
-            timestamp: self.tracer.micros(r.started),
+            timestamp: r.timestamp,
             duration: u64::try_from(nanos / 1_000).unwrap_or(u64::MAX).max(1),
             local_service: self.tracer.service.clone(),
             tags: r.tags,
