@@ -61,6 +61,9 @@ fn member<W: Write + ?Sized>(
     *first = false;
     string(out, key)?;
     out.write_char(':')?;
+    if let Some(s) = value.to_borrowed_str() {
+        return string(out, &s);
+    }
     match shape(value) {
         Shape::Null => out.write_str("null"),
         // JSON has no NaN or infinities; Go's encoder refuses them, a log

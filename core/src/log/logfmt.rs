@@ -6,7 +6,7 @@ use core::fmt::{self, Write};
 
 use ::log::kv::Value;
 
-use super::text::{Escaping, Scan, Shape, escape_go, shape};
+use super::text::{Escaping, Scan, Shape, Small, escape_go, shape};
 
 /// Writes one `key=value` pair (with a leading space unless `first`) as
 /// go-logfmt does: characters a key cannot hold (space and controls, `=`,
@@ -31,16 +31,26 @@ pub fn pair(
     value: &Value<'_>,
     first: bool,
 ) -> Result<bool, fmt::Error> {
-    if !key.chars().any(|c| !bad_key_char(c)) {
+    let clean = !key.is_empty() && !needs_quotes_bytes(key);
+    if !clean && key.chars().all(bad_key_char) {
         return Ok(false);
     }
     if !first {
         out.write_char(' ')?;
     }
-    for c in key.chars().filter(|c| !bad_key_char(*c)) {
-        out.write_char(c)?;
+    if clean {
+        out.write_str(key)?;
+    } else {
+        for c in key.chars().filter(|c| !bad_key_char(*c)) {
+            out.write_char(c)?;
+        }
     }
     out.write_char('=')?;
+    // Text given as a string is scanned and written as it is; anything else
+    // is formatted twice (to look, then to write) rather than kept.
+    if let Some(s) = value.to_borrowed_str() {
+        return str_value(out, s).map(|()| true);
+    }
     match shape(value) {
         Shape::Null => out.write_str("null")?,
         Shape::Bare(bare) => write!(out, "{bare}")?,
@@ -49,8 +59,28 @@ pub fn pair(
     Ok(true)
 }
 
+/// A string value: bare if it can be, quoted if it must be.
+fn str_value(out: &mut (impl Write + ?Sized), s: &str) -> fmt::Result {
+    if s == "null" {
+        return out.write_str("\"null\"");
+    }
+    if !needs_quotes_bytes(s) {
+        return out.write_str(s);
+    }
+    out.write_char('"')?;
+    Escaping {
+        out: &mut *out,
+        escape: |w: &mut _, c| escape_go(w, c, false),
+    }
+    .write_str(s)?;
+    out.write_char('"')
+}
+
 /// Writes a text value: bare if it can be, quoted if it must be.
 pub(crate) fn text(out: &mut (impl Write + ?Sized), value: &dyn fmt::Display) -> fmt::Result {
+    if let Some(small) = Small::format(value) {
+        return str_value(out, small.as_str());
+    }
     let mut scan = Scan::new(needs_quotes, "null");
     write!(scan, "{value}")?;
     if scan.was_word() {
@@ -68,6 +98,31 @@ pub(crate) fn text(out: &mut (impl Write + ?Sized), value: &dyn fmt::Display) ->
         "{value}"
     )?;
     out.write_char('"')
+}
+
+/// [`needs_quotes`] over a whole string, a byte at a time: only U+FFFD
+/// (`EF BF BD`) is not a single byte, and is looked for only where a byte
+/// above ASCII is.
+fn needs_quotes_bytes(s: &str) -> bool {
+    // Per byte: 1 if it forces quotes, 2 if it is beyond ASCII.
+    const CLASS: [u8; 256] = {
+        let mut table = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = if b <= 0x20 || b == 0x3d || b == 0x22 {
+                1
+            } else if b >= 0x80 {
+                2
+            } else {
+                0
+            };
+            b += 1;
+        }
+        table
+    };
+    // No early exit: a branch-free OR over short strings is quicker.
+    let seen = s.bytes().fold(0u8, |acc, b| acc | CLASS[usize::from(b)]);
+    seen & 1 != 0 || (seen & 2 != 0 && s.contains('\u{fffd}'))
 }
 
 fn bad_key_char(c: char) -> bool {

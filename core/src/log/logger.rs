@@ -158,7 +158,11 @@ impl Logger {
             ("", Value::null()),
         ];
         let mut n = 0;
-        let ts = Timestamp::now();
+        let ts = if self.timestamp {
+            Timestamp::now()
+        } else {
+            Timestamp(0, 0)
+        };
         let caller = Caller(record);
         if self.level {
             fixed[n] = ("level", Value::from(level_name(record.level())));
@@ -172,10 +176,15 @@ impl Logger {
             fixed[n] = ("caller", Value::from_display(&caller));
             n += 1;
         }
-        let mut scan = Scan::new(|_| false, "");
-        let _ = write!(scan, "{}", record.args());
         let message = record.args();
-        if !scan.was_empty() {
+        let empty = if let Some(text) = message.as_str() {
+            text.is_empty()
+        } else {
+            let mut scan = Scan::new(|_| false, "");
+            let _ = write!(scan, "{message}");
+            scan.was_empty()
+        };
+        if !empty {
             fixed[n] = ("msg", Value::from_display(message));
             n += 1;
         }
@@ -187,7 +196,7 @@ impl Logger {
                         first = false;
                     }
                 };
-                let msg_at = n - usize::from(!scan.was_empty());
+                let msg_at = n - usize::from(!empty);
                 for (k, v) in &fixed[..msg_at] {
                     put(line, k, v);
                 }

@@ -131,16 +131,69 @@ pub(crate) struct Escaping<'w, W: ?Sized, F> {
 
 impl<W: Write + ?Sized, F: FnMut(&mut W, char) -> fmt::Result> Write for Escaping<'_, W, F> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        // Runs of characters that need no escape go out whole.
+        // Runs of characters that need no escape go out whole. Bytes are
+        // looked at, not characters: every character escaped is ASCII or
+        // starts with E2 (U+2028, U+2029) or EF (U+FFFD).
+        let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, c) in s.char_indices() {
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b >= 0x20 && b != b'"' && b != b'\\' && b != 0xe2 && b != 0xef {
+                i += 1;
+                continue;
+            }
+            // `i` is a character boundary: every byte tested above is a
+            // lead byte or ASCII.
+            let c = s[i..].chars().next().unwrap_or('\0');
             if needs_escape(c) {
                 self.out.write_str(&s[start..i])?;
                 (self.escape)(self.out, c)?;
                 start = i + c.len_utf8();
             }
+            i += c.len_utf8();
         }
         self.out.write_str(&s[start..])
+    }
+}
+
+/// Up to 64 bytes of text on the stack: a value formatted once, then
+/// looked at and written as a string.
+pub(crate) struct Small {
+    buf: [u8; 64],
+    len: usize,
+    overflowed: bool,
+}
+
+impl Small {
+    /// `value` formatted, or `None` if it is longer than 64 bytes.
+    pub(crate) fn format(value: &dyn fmt::Display) -> Option<Small> {
+        let mut small = Small {
+            buf: [0; 64],
+            len: 0,
+            overflowed: false,
+        };
+        let _ = write!(small, "{value}");
+        (!small.overflowed).then_some(small)
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Whole `write_str` pieces only were copied: valid UTF-8.
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for Small {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            self.overflowed = true;
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

@@ -57,13 +57,7 @@ pub fn encode(registry: &Registry, out: &mut impl Write) -> fmt::Result {
 
 fn header(out: &mut impl Write, name: &str, help: &str, kind: &str) -> fmt::Result {
     write!(out, "# HELP {name} ")?;
-    for c in help.chars() {
-        match c {
-            '\\' => out.write_str("\\\\")?,
-            '\n' => out.write_str("\\n")?,
-            c => out.write_char(c)?,
-        }
-    }
+    escaped(out, help, false)?;
     writeln!(out, "\n# TYPE {name} {kind}")
 }
 
@@ -125,15 +119,9 @@ fn sample(
             if i > 0 {
                 out.write_char(',')?;
             }
-            write!(out, "{label}=\"")?;
-            for c in value.chars() {
-                match c {
-                    '\\' => out.write_str("\\\\")?,
-                    '"' => out.write_str("\\\"")?,
-                    '\n' => out.write_str("\\n")?,
-                    c => out.write_char(c)?,
-                }
-            }
+            out.write_str(label)?;
+            out.write_str("=\"")?;
+            escaped(out, value, true)?;
             out.write_char('"')?;
         }
         if let Some(Le(bound)) = le {
@@ -151,6 +139,24 @@ fn sample(
     out.write_char('\n')
 }
 
+/// `text` with `\\`, `\n` (and, in label values, `"`) escaped; runs
+/// without any go out whole.
+fn escaped(out: &mut impl Write, text: &str, quotes: bool) -> fmt::Result {
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'"' if quotes => "\\\"",
+            _ => continue,
+        };
+        out.write_str(&text[start..i])?;
+        out.write_str(escape)?;
+        start = i + 1;
+    }
+    out.write_str(&text[start..])
+}
+
 /// A sample value as the format spells it: `+Inf`, `-Inf`, `NaN`, else
 /// the shortest decimal that reads back the same.
 fn number(out: &mut impl Write, x: f64) -> fmt::Result {
@@ -159,7 +165,20 @@ fn number(out: &mut impl Write, x: f64) -> fmt::Result {
     } else if x.is_infinite() {
         out.write_str(if x > 0.0 { "+Inf" } else { "-Inf" })
     } else {
-        write!(out, "{x}")
+        // Counts are whole: print them as integers, the quicker path.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_precision_loss,
+            clippy::float_cmp
+        )]
+        let whole = x.abs() < 9.0e15 && (x as i64) as f64 == x;
+        if whole {
+            #[allow(clippy::cast_possible_truncation)]
+            let n = x as i64;
+            write!(out, "{n}")
+        } else {
+            write!(out, "{x}")
+        }
     }
 }
 

@@ -244,7 +244,7 @@ impl<C: Clock> Tracer<C> {
             Some(cx) if cx.has_ids() && b3 && self.shared_spans => {
                 let mut context = *cx;
                 if context.sampled.is_none() {
-                    context.sampled = Some(self.sampler.sample(cx.trace_id, self.clock.now()));
+                    context.sampled = Some(self.sampler.sample(cx.trace_id, || self.clock.now()));
                 }
                 Span::new(self, context, name.into(), Kind::Server, true)
             }
@@ -252,7 +252,17 @@ impl<C: Clock> Tracer<C> {
         }
     }
 
+    #[inline]
     fn child_of(&self, parent: Option<&SpanContext>) -> SpanContext {
+        let joins = parent.is_some_and(SpanContext::has_ids);
+        let told = parent.and_then(|p| p.sampled);
+        if !joins
+            && (told == Some(false) || (told.is_none() && matches!(self.sampler, Sampler::Never)))
+        {
+            // Not recorded and joining no trace: only the decision travels
+            // on (B3's `X-B3-Sampled: 0`); no ids to make.
+            return SpanContext::decision(Some(false), false);
+        }
         let span_id = SpanId(self.ids.next());
         match parent {
             Some(p) if p.has_ids() => SpanContext {
@@ -261,7 +271,7 @@ impl<C: Clock> Tracer<C> {
                 parent_id: Some(p.span_id),
                 sampled: p
                     .sampled
-                    .or_else(|| Some(self.sampler.sample(p.trace_id, self.clock.now()))),
+                    .or_else(|| Some(self.sampler.sample(p.trace_id, || self.clock.now()))),
                 debug: p.debug,
             },
             _ => {
@@ -275,7 +285,7 @@ impl<C: Clock> Tracer<C> {
                 };
                 let sampled = match parent.and_then(|p| p.sampled) {
                     Some(decided) => decided,
-                    None => self.sampler.sample(trace_id, self.clock.now()),
+                    None => self.sampler.sample(trace_id, || self.clock.now()),
                 };
                 SpanContext {
                     trace_id,

@@ -39,8 +39,9 @@ impl Sampler {
         })
     }
 
-    /// Whether to record the trace `id`, starting at `now`.
-    pub fn sample(&self, id: TraceId, now: Instant) -> bool {
+    /// Whether to record the trace `id`, starting at `now` (read only by
+    /// the rate limit).
+    pub fn sample(&self, id: TraceId, now: impl FnOnce() -> Instant) -> bool {
         match self {
             Sampler::Always => true,
             Sampler::Never => false,
@@ -51,7 +52,7 @@ impl Sampler {
                 id.low % 10_000 < boundary
             }
             Sampler::RateLimited(limit) => {
-                let second = now.as_nanos() / 1_000_000_000;
+                let second = now().as_nanos() / 1_000_000_000;
                 let taken = limit
                     .window
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
@@ -84,7 +85,7 @@ mod tests {
                         high: 0,
                         low: i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
                     },
-                    Instant::ZERO,
+                    || Instant::ZERO,
                 )
             })
             .count();
@@ -94,8 +95,8 @@ mod tests {
             low: 12_345,
         };
         assert_eq!(
-            s.sample(id, Instant::ZERO),
-            s.sample(id, Instant::from_nanos(99))
+            s.sample(id, || Instant::ZERO),
+            s.sample(id, || Instant::from_nanos(99))
         );
     }
 
@@ -104,10 +105,10 @@ mod tests {
         let s = Sampler::rate_limited(3);
         let id = TraceId { high: 0, low: 1 };
         let at = |secs: u64| Instant::from_nanos(secs * 1_000_000_000);
-        let first: usize = (0..10).filter(|_| s.sample(id, at(5))).count();
+        let first: usize = (0..10).filter(|_| s.sample(id, || at(5))).count();
         assert_eq!(first, 3);
-        assert!(s.sample(id, at(6)));
-        assert!(!Sampler::Never.sample(id, at(6)));
-        assert!(Sampler::Always.sample(id, at(6)));
+        assert!(s.sample(id, || at(6)));
+        assert!(!Sampler::Never.sample(id, || at(6)));
+        assert!(Sampler::Always.sample(id, || at(6)));
     }
 }

@@ -56,6 +56,7 @@ pub struct Span<'t, C: Clock> {
 }
 
 impl<'t, C: Clock> Span<'t, C> {
+    #[inline]
     pub(super) fn new(
         tracer: &'t Tracer<C>,
         context: SpanContext,
@@ -120,14 +121,19 @@ impl<'t, C: Clock> Span<'t, C> {
     }
 
     /// Finishes it now and reports it if sampled.
+    #[inline]
     pub fn finish(mut self) {
         self.end();
     }
 
+    #[inline]
     fn end(&mut self) {
-        let Some(r) = self.recording.take() else {
-            return;
-        };
+        if let Some(r) = self.recording.take() {
+            self.report(*r);
+        }
+    }
+
+    fn report(&mut self, r: Recording) {
         let ended = self.tracer.now();
         let nanos = ended.saturating_duration_since(r.started).as_nanos();
         let record = SpanRecord {
