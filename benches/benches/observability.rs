@@ -1,5 +1,5 @@
 //! Logs, metrics and traces on the hot path, beside what Rust users pick
-//! instead: prometheus-client for metrics, `log` + env_logger for lines.
+//! instead: prometheus-client for metrics, `log` + `env_logger` for lines.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -28,16 +28,16 @@ fn metrics(c: &mut Criterion) {
     let theirs: PcCounter = PcCounter::default();
     g.bench_function("synkit_counter_inc", |b| b.iter(|| black_box(&ours).inc()));
     g.bench_function("synkit_counter_add_1", |b| {
-        b.iter(|| black_box(&ours).add(1.0))
+        b.iter(|| black_box(&ours).add(1.0));
     });
     g.bench_function("prometheus_client_counter_inc", |b| {
-        b.iter(|| black_box(&theirs).inc())
+        b.iter(|| black_box(&theirs).inc());
     });
 
     let ours = AtomicHistogram::new(&BUCKETS);
     let theirs = PcHistogram::new(BUCKETS);
     g.bench_function("synkit_histogram_observe", |b| {
-        b.iter(|| black_box(&ours).observe(black_box(0.07)))
+        b.iter(|| black_box(&ours).observe(black_box(0.07)));
     });
     g.bench_function("prometheus_client_histogram_observe", |b| {
         b.iter(|| black_box(&theirs).observe(black_box(0.07)));
@@ -51,14 +51,14 @@ fn metrics(c: &mut Criterion) {
         .unwrap();
     let series = family.with(&["uppercase", "false"]).unwrap();
     g.bench_function("synkit_labelled_counter_cached_series", |b| {
-        b.iter(|| black_box(&series).add(1.0))
+        b.iter(|| black_box(&series).add(1.0));
     });
     g.bench_function("synkit_labelled_counter_with_per_call", |b| {
         b.iter(|| {
             family
                 .with(black_box(&["uppercase", "false"]))
                 .unwrap()
-                .add(1.0)
+                .add(1.0);
         });
     });
     let theirs: PcFamily<Vec<(&'static str, &'static str)>, PcCounter> = PcFamily::default();
@@ -122,11 +122,11 @@ fn logging(c: &mut Criterion) {
     log::set_max_level(log::LevelFilter::Info);
     let ours = Logger::new(Format::Logfmt).to(Box::new(std::io::sink()));
     g.bench_function("synkit_logfmt_stringsvc2_line", |b| {
-        b.iter(|| ours.log(&record()))
+        b.iter(|| ours.log(&record()));
     });
     let json = Logger::new(Format::Json).to(Box::new(std::io::sink()));
     g.bench_function("synkit_json_stringsvc2_line", |b| {
-        b.iter(|| json.log(&record()))
+        b.iter(|| json.log(&record()));
     });
     // env_logger with its key-value output, and no timestamp (the line
     // compared has none).
@@ -136,7 +136,7 @@ fn logging(c: &mut Criterion) {
         .target(env_logger::Target::Pipe(Box::new(std::io::sink())))
         .build();
     g.bench_function("env_logger_stringsvc2_line", |b| {
-        b.iter(|| theirs.log(&record()))
+        b.iter(|| theirs.log(&record()));
     });
     g.finish();
 }
