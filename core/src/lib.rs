@@ -23,6 +23,9 @@
 //! | [`timeout`] | a deadline for the layers below |
 //! | [`lb`] | balancers (round robin, random, power of two choices on peak-EWMA latency) and Go kit's retry with a budget (`alloc`) |
 //! | [`sd`] | service discovery: instancers, the endpointer, factories, registrars (`alloc`) |
+//! | [`log`] | Go kit's logfmt and JSON records on the `log` facade, a logger with a non-blocking writer (`log`; the logger with `std`) |
+//! | [`metrics`] | counters, gauges and histograms with label families, Prometheus text exposition (`alloc`) |
+//! | [`trace`] | Zipkin's span model, samplers, B3 and W3C propagation (`alloc`) |
 //!
 //! Every middleware is two types, named as tower names them: the *layer*
 //! (`ErroringLimiterLayer`, `BreakerLayer`, `CacheLayer`,
