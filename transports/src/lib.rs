@@ -11,6 +11,8 @@
 //!   endpoints that block.
 //! - `http-client` (default): [`http::client`], an HTTP client endpoint over
 //!   ureq, with Go kit's `Client` semantics.
+//! - `jsonrpc`: [`jsonrpc`], JSON-RPC 2.0 over HTTP (Go kit's
+//!   `transport/http/jsonrpc`), server and client.
 //! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
 //!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
 //! - `prometheus`, `statsd`, `zipkin`: [`export`], metrics and traces out
@@ -27,6 +29,8 @@ pub(crate) mod engine;
 pub mod export;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
+#[cfg(feature = "jsonrpc")]
+pub mod jsonrpc;
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]
 pub mod sd;
 #[cfg(any(feature = "etcd", feature = "dnssrv", feature = "statsd"))]
