@@ -45,6 +45,8 @@ pub struct Args {
     /// `--dogstatsd HOST:PORT`: also send metrics there, as DogStatsD
     /// (label values as tags).
     pub dogstatsd: Option<String>,
+    /// `--jsonrpc-addr HOST:PORT`: also serve JSON-RPC 2.0 there (addsvc).
+    pub jsonrpc_addr: Option<String>,
     /// `--zipkin-url URL`: report spans to this Zipkin collector
     /// (`http://host:9411/api/v2/spans`), sampling every request.
     pub zipkin_url: Option<String>,
@@ -67,6 +69,7 @@ pub fn parse() -> Args {
         statsd: None,
         dogstatsd: None,
         zipkin_url: None,
+        jsonrpc_addr: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,7 +78,8 @@ pub fn parse() -> Args {
             continue;
         }
         match (flag.as_str(), it.next()) {
-            ("--addr", Some(v)) => args.addr = v,
+            ("--addr" | "--http-addr", Some(v)) => args.addr = v,
+            ("--jsonrpc-addr", Some(v)) => args.jsonrpc_addr = Some(v),
             ("--proxy", Some(v)) => args.proxy = Some(v),
             ("--etcd", Some(v)) => args.etcd = Some(v),
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
@@ -118,7 +122,7 @@ pub fn parse() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
-         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL]\n\
+         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );

@@ -25,7 +25,7 @@
 //! assert_eq!(resp.body(), b"{\"jsonrpc\":\"2.0\",\"result\":42,\"id\":1}\n");
 //! ```
 
-// pub mod client;
+pub mod client;
 mod server;
 
 use std::fmt;

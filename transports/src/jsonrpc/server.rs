@@ -64,8 +64,9 @@ fn null() -> &'static RawValue {
 /// do not decode -32602, and an endpoint's error whatever code its error
 /// mapper gives (Go kit's `ErrorCoder`); errors are answered with HTTP 200;
 /// the response is `{"jsonrpc":"2.0","result":…,"id":…}` and a newline.
-/// Beyond Go kit, as the spec asks: a request must say `"jsonrpc":"2.0"`
-/// (-32600 otherwise); a request without an `id` is a notification and gets
+/// Beyond Go kit, as the spec asks: a request that names a version other
+/// than `"2.0"` is refused (-32600; an empty or absent one passes, since
+/// Go kit 0.10's own client sends `""`); a request without an `id` is a notification and gets
 /// no response (204 if nothing else is answered); an array is a batch,
 /// answered with an array in order (empty or over [`MAX_BATCH`]: -32600);
 /// and error responses carry the request's id (Go kit's carry `null`).
@@ -86,7 +87,7 @@ impl Server {
     /// mapped by `error` (for example [`JsonRpcError::internal`]).
     #[must_use]
     pub fn method<E, Req>(
-        mut self,
+        self,
         name: &str,
         endpoint: E,
         error: fn(&dyn fmt::Display) -> JsonRpcError,
@@ -97,15 +98,7 @@ impl Server {
         E::Error: fmt::Display,
         Req: DeserializeOwned,
     {
-        let call = move |cx: &Context<'_>, params: &str| -> Result<Box<RawValue>, JsonRpcError> {
-            let req: Req = serde_json::from_str(params).map_err(|e| {
-                JsonRpcError::new(code::INVALID_PARAMS, format!("invalid params: {e}"))
-            })?;
-            let out = endpoint.call(cx, req).map_err(|e| error(&e))?;
-            serde_json::value::to_raw_value(&out).map_err(|e| JsonRpcError::internal(&e))
-        };
-        self.methods.insert(name.to_owned(), Box::new(call));
-        self
+        self.method_with(name, endpoint, move |e: &E::Error| error(e))
     }
 
     /// Serves a method whose errors carry their own codes: `error` maps the
@@ -162,7 +155,9 @@ impl Server {
         };
         let problem = if !id_ok {
             Some("id must be a number, a string or null")
-        } else if call.jsonrpc.as_deref() != Some("2.0") {
+        } else if !matches!(call.jsonrpc.as_deref(), None | Some("2.0" | "")) {
+            // Go kit 0.10's client sends "" (and its server checks
+            // nothing): absent and empty pass, another version does not.
             Some("jsonrpc must be \"2.0\"")
         } else if !matches!(call.method, Some(Value::String(_))) {
             Some("method must be a string")
@@ -406,7 +401,6 @@ mod tests {
             code_of(r#"{"jsonrpc":"1.0","method":"sum","id":1}"#),
             code::INVALID_REQUEST
         );
-        assert_eq!(code_of(r#"{"method":"sum","id":1}"#), code::INVALID_REQUEST);
         assert_eq!(
             code_of(r#"{"jsonrpc":"2.0","method":7,"id":1}"#),
             code::INVALID_REQUEST
