@@ -47,6 +47,9 @@ pub struct Args {
     pub dogstatsd: Option<String>,
     /// `--jsonrpc-addr HOST:PORT`: also serve JSON-RPC 2.0 there (addsvc).
     pub jsonrpc_addr: Option<String>,
+    /// `--netrpc-addr HOST:PORT`: also serve Go's net/rpc (JSON codec)
+    /// there (addsvc).
+    pub netrpc_addr: Option<String>,
     /// `--zipkin-url URL`: report spans to this Zipkin collector
     /// (`http://host:9411/api/v2/spans`), sampling every request.
     pub zipkin_url: Option<String>,
@@ -70,6 +73,7 @@ pub fn parse() -> Args {
         dogstatsd: None,
         zipkin_url: None,
         jsonrpc_addr: None,
+        netrpc_addr: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -80,6 +84,7 @@ pub fn parse() -> Args {
         match (flag.as_str(), it.next()) {
             ("--addr" | "--http-addr", Some(v)) => args.addr = v,
             ("--jsonrpc-addr", Some(v)) => args.jsonrpc_addr = Some(v),
+            ("--netrpc-addr", Some(v)) => args.netrpc_addr = Some(v),
             ("--proxy", Some(v)) => args.proxy = Some(v),
             ("--etcd", Some(v)) => args.etcd = Some(v),
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
@@ -122,7 +127,7 @@ pub fn parse() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
-         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT]\n\
+         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT] [--netrpc-addr HOST:PORT]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );

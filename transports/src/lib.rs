@@ -13,6 +13,8 @@
 //!   ureq, with Go kit's `Client` semantics.
 //! - `jsonrpc`: [`jsonrpc`], JSON-RPC 2.0 over HTTP (Go kit's
 //!   `transport/http/jsonrpc`), server and client.
+//! - `netrpc`: [`netrpc`], Go's `net/rpc` with its JSON codec, served on
+//!   the same engine.
 //! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
 //!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
 //! - `prometheus`, `statsd`, `zipkin`: [`export`], metrics and traces out
@@ -31,6 +33,8 @@ pub mod export;
 pub mod http;
 #[cfg(feature = "jsonrpc")]
 pub mod jsonrpc;
+#[cfg(feature = "netrpc")]
+pub mod netrpc;
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]
 pub mod sd;
 #[cfg(any(feature = "etcd", feature = "dnssrv", feature = "statsd"))]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use ::http::{HeaderMap, Method};
 use synkit_core::Context;
 use synkit_core::time::Clock;
-use synkit_core::trace::{Kind, SpanContext, Tracer, propagation};
+#[cfg(feature = "http-client")]
+use synkit_core::trace::Kind;
+use synkit_core::trace::{SpanContext, Tracer, propagation};
 
 /// The span name for a method: Go kit names HTTP spans by method, and the
 /// standard ones cost no allocation.

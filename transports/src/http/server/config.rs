@@ -76,6 +76,19 @@ impl fmt::Debug for ServerClock {
 }
 
 impl ServerConfig {
+    /// The engine's settings for a server of this configuration, its
+    /// threads named `name`.
+    pub(crate) fn engine(&self, name: &'static str) -> crate::engine::EngineConfig {
+        crate::engine::EngineConfig {
+            workers: self.workers,
+            queue_capacity: self.queue_capacity,
+            event_loops: self.event_loops(),
+            max_connections: self.max_connections.div_ceil(self.event_loops()),
+            clock: Arc::clone(&self.clock.0),
+            name,
+        }
+    }
+
     /// The number of event loops to run: [`event_loops`](Self::event_loops),
     /// or the automatic choice it documents.
     pub fn event_loops(&self) -> usize {

@@ -48,7 +48,7 @@ use std::time::Duration;
 use synkit_core::Context;
 
 pub use crate::engine::Stats;
-use crate::engine::{self, EngineConfig, Handle, Running};
+use crate::engine::{self, Handle, Running};
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
 pub use handler::{Handler, request};
@@ -121,14 +121,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let config = Arc::new(self.config);
         let stats = Arc::new(Stats::default());
-        let engine_config = EngineConfig {
-            workers: config.workers,
-            queue_capacity: config.queue_capacity,
-            event_loops: config.event_loops(),
-            max_connections: config.max_connections.div_ceil(config.event_loops()),
-            clock: Arc::clone(&config.clock.0),
-            name: "synkit-http",
-        };
+        let engine_config = config.engine("synkit-http");
         let session_config = Arc::clone(&config);
         let session_stats = Arc::clone(&stats);
         let running = engine::start(

@@ -1,0 +1,190 @@
+//! Go's net/rpc JSON codec: Go's own `jsonrpc.Dial` client calling
+//! synkit's server, the same bytes as Go's server for the same calls, a
+//! stream that turns to garbage, and a thousand calls on one connection.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use synkit_examples::addsvc::Adder;
+use synkit_examples::addsvc::transport::{concat_endpoint, sum_endpoint};
+use synkit_tests::examples::Process;
+use synkit_tests::gokit::{binary, free_addr};
+use synkit_tests::registry::within;
+use synkit_transports::http::server::ServerConfig;
+use synkit_transports::netrpc::{NetRpcHandle, NetRpcServer};
+
+fn ours() -> NetRpcHandle {
+    NetRpcServer::new()
+        .method("addsvc.Sum", sum_endpoint(Adder))
+        .method("addsvc.Concat", concat_endpoint(Adder))
+        .bind("127.0.0.1:0", &ServerConfig::default())
+        .unwrap()
+}
+
+fn go_client(addr: SocketAddr, method: &str, params: &str) -> String {
+    let out = Command::new(binary("kitnetrpc"))
+        .args([
+            "-mode",
+            "client",
+            "-addr",
+            &addr.to_string(),
+            "-method",
+            method,
+            "-params",
+            params,
+        ])
+        .output()
+        .expect("run Go's net/rpc client");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Sends `bytes` on a new connection and reads until it closes or goes
+/// quiet.
+fn raw(addr: SocketAddr, bytes: &[u8]) -> (String, bool) {
+    raw_then(addr, bytes, false)
+}
+
+/// As [`raw`], ending the stream after `bytes` if `end`.
+fn raw_then(addr: SocketAddr, bytes: &[u8], end: bool) -> (String, bool) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    s.write_all(bytes).unwrap();
+    if end {
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+/// `addsvc.Sum(i, 1)` with id `i`, on the wire.
+fn call(i: i64) -> String {
+    format!(r#"{{"method":"addsvc.Sum","params":[{{"a":{i},"b":1}}],"id":{i}}}"#)
+}
+
+#[test]
+fn gos_client_calls_synkits_server_and_reads_gos_errors() {
+    let server = ours();
+    let addr = server.local_addr();
+    assert_eq!(
+        go_client(addr, "addsvc.Sum", r#"{"a":2,"b":3}"#),
+        r#"{"reply":{"v":5}}"#
+    );
+    assert_eq!(
+        go_client(addr, "addsvc.Concat", r#"{"a":"go","b":"rpc"}"#),
+        r#"{"reply":{"v":"gorpc"}}"#
+    );
+    assert_eq!(
+        go_client(addr, "addsvc.Sum", r#"{"a":0,"b":0}"#),
+        r#"{"error":"can't sum two zeroes"}"#
+    );
+    assert_eq!(
+        go_client(addr, "addsvc.Nope", "{}"),
+        r#"{"error":"rpc: can't find method addsvc.Nope"}"#
+    );
+    assert_eq!(
+        go_client(addr, "Foo.Bar", "{}"),
+        r#"{"error":"rpc: can't find service Foo.Bar"}"#
+    );
+    assert_eq!(
+        go_client(addr, "nodot", "{}"),
+        r#"{"error":"rpc: service/method request ill-formed: nodot"}"#
+    );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn both_servers_write_the_same_bytes_and_close_on_garbage() {
+    let go = free_addr();
+    let _go = Process::start_command(
+        Command::new(binary("kitnetrpc")).args(["-listen", &go.to_string()]),
+    );
+    assert!(within(Duration::from_secs(10), || TcpStream::connect(go).is_ok()));
+    let server = ours();
+    let synkit = server.local_addr();
+    for call in [
+        r#"{"method":"addsvc.Sum","params":[{"a":1,"b":2}],"id":7}"#,
+        r#"{"method":"addsvc.Concat","params":[{"a":"x","b":"y"}],"id":"s"}"#,
+        r#"{"method":"addsvc.Nope","params":[{}],"id":8}"#,
+    ] {
+        let (theirs, _) = raw(go, call.as_bytes());
+        let (mine, _) = raw(synkit, call.as_bytes());
+        assert_eq!(mine, theirs, "{call}");
+    }
+    // A good call, then garbage: the call is answered, the connection closed.
+    let stream = br#"{"method":"addsvc.Sum","params":[{"a":1,"b":2}],"id":1}garbage"#;
+    let (theirs, go_closed) = raw(go, stream);
+    let (mine, closed) = raw(synkit, stream);
+    assert_eq!(mine, theirs);
+    assert!(closed && go_closed, "both close the connection");
+    // A call cut off, then the end of the stream: closed, nothing answered.
+    let (mine, closed) = raw_then(synkit, br#"{"method":"addsvc.Sum","params":[{"a""#, true);
+    assert!(
+        closed && mine.is_empty(),
+        "closed {closed}, answered {mine:?}"
+    );
+    // And the server serves on.
+    let (mine, _) = raw(
+        synkit,
+        br#"{"method":"addsvc.Sum","params":[{"a":4,"b":4}],"id":2}"#,
+    );
+    assert_eq!(mine, "{\"id\":2,\"result\":{\"v\":8},\"error\":null}\n");
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn a_thousand_calls_on_one_connection_are_all_answered_by_id() {
+    let server = ours();
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut batch = String::new();
+    for i in 1..=1000 {
+        batch += &call(i);
+    }
+    stream.write_all(batch.as_bytes()).unwrap();
+    let mut lines = BufReader::new(stream.try_clone().unwrap());
+    let mut answers = HashMap::new();
+    for _ in 0..1000 {
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        answers.insert(
+            v["id"].as_i64().unwrap(),
+            v["result"]["v"].as_i64().unwrap(),
+        );
+    }
+    assert_eq!(answers.len(), 1000);
+    assert!((1..=1000).all(|i| answers[&i] == i + 1));
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn calls_sent_before_the_stream_ends_are_all_answered() {
+    let server = ours();
+    let mut calls = String::new();
+    for i in 1..=100 {
+        calls += &call(i);
+    }
+    let (answers, closed) = raw_then(server.local_addr(), calls.as_bytes(), true);
+    assert!(closed);
+    assert_eq!(answers.lines().count(), 100);
+    server.shutdown(Duration::from_secs(1));
+}

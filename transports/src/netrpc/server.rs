@@ -1,0 +1,152 @@
+//! The net/rpc JSON server: methods by `Service.Method`, bound to a port.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use synkit_core::{Context, Endpoint};
+
+use super::session::{Call, Connection, answer};
+use crate::engine::{self, Handle, Running, Stats};
+use crate::http::server::ServerConfig;
+
+type Method = Box<dyn Fn(&Context<'_>, &str) -> Result<String, String> + Send + Sync>;
+
+/// Endpoints served as Go `net/rpc` methods over its JSON codec.
+///
+/// Params arrive as Go's client sends them, an array of one argument
+/// (`[{"a":1}]`); a bare value is taken too. Errors are Go's texts: an
+/// unknown service `rpc: can't find service S.M`, an unknown method
+/// `rpc: can't find method S.M`, a name without a dot `rpc: service/method
+/// request ill-formed: X`; an endpoint's error is its `Display` text.
+#[derive(Default)]
+pub struct NetRpcServer {
+    methods: HashMap<String, Method>,
+}
+
+impl NetRpcServer {
+    /// A server with no methods.
+    pub fn new() -> NetRpcServer {
+        NetRpcServer::default()
+    }
+
+    /// Serves `endpoint` as `name` (`Service.Method`).
+    #[must_use]
+    pub fn method<E, Req>(mut self, name: &str, endpoint: E) -> NetRpcServer
+    where
+        E: Endpoint<Req> + Send + Sync + 'static,
+        E::Response: Serialize,
+        E::Error: fmt::Display,
+        Req: DeserializeOwned,
+    {
+        let call = move |cx: &Context<'_>, params: &str| -> Result<String, String> {
+            // Go's client wraps the argument in a one-element array.
+            let arg: Req = match serde_json::from_str::<[Req; 1]>(params) {
+                Ok([arg]) => arg,
+                Err(_) => {
+                    serde_json::from_str(params).map_err(|e| format!("rpc: bad params: {e}"))?
+                }
+            };
+            let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
+            serde_json::to_string(&out).map_err(|e| e.to_string())
+        };
+        self.methods.insert(name.to_owned(), Box::new(call));
+        self
+    }
+
+    /// Serves the methods on `addr` with `config`'s threads, limits and
+    /// timeout (each call gets `request_timeout`).
+    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<NetRpcHandle> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let timeout = config.request_timeout;
+        let engine_config = config.engine("synkit-netrpc");
+        let running = engine::start(
+            &listener,
+            engine_config,
+            Arc::new(Stats::default()),
+            Methods(Arc::new(self)),
+            move |_| Connection::new(timeout),
+        )?;
+        Ok(NetRpcHandle {
+            local_addr,
+            running,
+        })
+    }
+}
+
+struct Methods(Arc<NetRpcServer>);
+
+impl Handle<Connection> for Methods {
+    fn describe<'a>(&self, call: &'a Call) -> impl fmt::Display + 'a {
+        &call.method
+    }
+
+    fn handle(&self, cx: &Context<'_>, call: &mut Call) {
+        let outcome = match self.0.methods.get(&call.method) {
+            Some(run) => run(cx, &call.params),
+            None => Err(missing(&self.0, &call.method)),
+        };
+        match outcome {
+            Ok(json) => answer(call, Ok(&json)),
+            Err(text) => answer(call, Err(&text)),
+        }
+    }
+}
+
+/// Go's words for a name that is not served.
+fn missing(server: &NetRpcServer, name: &str) -> String {
+    let Some((service, _)) = name.split_once('.') else {
+        return format!("rpc: service/method request ill-formed: {name}");
+    };
+    let known = server
+        .methods
+        .keys()
+        .any(|k| k.split_once('.').is_some_and(|(s, _)| s == service));
+    if known {
+        format!("rpc: can't find method {name}")
+    } else {
+        format!("rpc: can't find service {name}")
+    }
+}
+
+/// A running net/rpc server.
+pub struct NetRpcHandle {
+    local_addr: SocketAddr,
+    running: Running,
+}
+
+impl NetRpcHandle {
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting and lets calls in flight finish for up to `grace`.
+    pub fn shutdown(self, grace: Duration) {
+        self.running.shutdown(grace);
+    }
+}
+
+impl fmt::Debug for NetRpcHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetRpcHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NetRpcServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.methods.keys().collect();
+        names.sort();
+        f.debug_struct("NetRpcServer")
+            .field("methods", &names)
+            .finish()
+    }
+}
