@@ -188,3 +188,59 @@ fn calls_sent_before_the_stream_ends_are_all_answered() {
     assert_eq!(answers.lines().count(), 100);
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn synkits_client_calls_gos_server_in_time_and_in_parallel() {
+    use std::sync::Arc;
+    use synkit_core::{Context, Endpoint};
+    use synkit_transports::netrpc::{NetRpcClient, NetRpcError};
+
+    let go = free_addr();
+    let _go = Process::start_command(
+        Command::new(binary("kitnetrpc")).args(["-listen", &go.to_string()]),
+    );
+    assert!(within(Duration::from_secs(10), || TcpStream::connect(go).is_ok()));
+    let client = Arc::new(NetRpcClient::new(go));
+    let cx = Context::background();
+    let sum = client.clone().endpoint::<Value, Value>("addsvc.Sum");
+    assert_eq!(
+        sum.call(&cx, serde_json::json!({"a": 2, "b": 3})).unwrap(),
+        serde_json::json!({"v": 5})
+    );
+    assert_eq!(
+        sum.call(&cx, serde_json::json!({"a": 0, "b": 0})),
+        Err(NetRpcError::Server("can't sum two zeroes".into()))
+    );
+    assert_eq!(
+        client.call::<_, Value>(&cx, "addsvc.Nope", &serde_json::json!({})),
+        Err(NetRpcError::Server(
+            "rpc: can't find method addsvc.Nope".into()
+        ))
+    );
+    // Eight threads, a hundred calls each, on the one connection.
+    std::thread::scope(|s| {
+        for t in 0..8i64 {
+            let sum = &sum;
+            s.spawn(move || {
+                let cx = Context::background();
+                for i in 0..100i64 {
+                    let a = t * 1000 + i + 1;
+                    let v = sum.call(&cx, serde_json::json!({"a": a, "b": 1})).unwrap();
+                    assert_eq!(v["v"], a + 1);
+                }
+            });
+        }
+    });
+
+    // A server that never answers: the deadline ends the call.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let quiet = NetRpcClient::new(silent.local_addr().unwrap());
+    let root = Context::background();
+    let cx = root.with_timeout(synkit_core::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        quiet.call::<_, Value>(&cx, "addsvc.Sum", &serde_json::json!({"a": 1, "b": 1})),
+        Err(NetRpcError::DeadlineExceeded)
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -7,7 +7,8 @@
 //! "id":N}`; an answer `{"id":N,"result":…,"error":null}` or, failed,
 //! `{"id":N,"result":null,"error":"text"}`, each followed by a newline.
 //! A stream that is not JSON closes the connection (Go's server does the
-//! same); the server goes on.
+//! same); the server goes on. [`NetRpcClient`] is the other side, Go's
+//! `jsonrpc.Dial`: many calls on one connection, answered by id.
 //!
 //! ```no_run
 //! use synkit_core::endpoint::endpoint_fn;
@@ -24,9 +25,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod client;
 mod server;
 mod session;
 
+pub use client::{MethodEndpoint, NetRpcClient, NetRpcError};
 pub use server::{NetRpcHandle, NetRpcServer};
 
 /// The most bytes one call may take; a longer one closes the connection.
