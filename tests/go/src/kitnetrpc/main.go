@@ -14,6 +14,9 @@ import (
 	"net/rpc"
 	"net/rpc/jsonrpc"
 	"os"
+	"sort"
+	"sync"
+	"time"
 )
 
 // Args are addsvc's two operands, as its HTTP transport names them.
@@ -65,7 +68,14 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8085", "the server the client calls")
 	method := flag.String("method", "addsvc.Sum", "the method the client calls")
 	params := flag.String("params", `{"a":1,"b":2}`, "the argument, as JSON")
+	conns := flag.Int("c", 0, "with -mode load: connections, each a goroutine calling in a loop")
+	duration := flag.Duration("d", 5*time.Second, "with -mode load: how long")
 	flag.Parse()
+
+	if *mode == "load" {
+		load(*addr, *method, *params, *conns, *duration)
+		return
+	}
 
 	if *mode == "client" {
 		client, err := jsonrpc.Dial("tcp", *addr)
@@ -99,4 +109,50 @@ func main() {
 		}
 		go server.ServeCodec(jsonrpc.NewServerCodec(conn))
 	}
+}
+
+// load calls method on addr from conns connections, each in a closed
+// loop, for d, and prints calls/s and the 50th and 99th percentile
+// latencies in microseconds as one JSON object.
+func load(addr, method, params string, conns int, d time.Duration) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var failed int
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client, err := jsonrpc.Dial("tcp", addr)
+			if err != nil {
+				panic(err)
+			}
+			defer client.Close()
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(stop) {
+				var reply json.RawMessage
+				start := time.Now()
+				if err := client.Call(method, json.RawMessage(params), &reply); err != nil {
+					bad++
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			failed += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) int64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[int(float64(len(all)-1)*p)].Microseconds()
+	}
+	fmt.Printf("{\"calls\":%d,\"per_s\":%.0f,\"p50_us\":%d,\"p99_us\":%d,\"failed\":%d}\n",
+		len(all), float64(len(all))/d.Seconds(), pct(0.50), pct(0.99), failed)
 }
