@@ -244,3 +244,35 @@ fn synkits_client_calls_gos_server_in_time_and_in_parallel() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn a_call_longer_than_the_limit_closes_its_connection_only() {
+    let server = ours();
+    let mut huge = br#"{"method":"addsvc.Sum","params":[{"a":""#.to_vec();
+    huge.extend(std::iter::repeat_n(
+        b'7',
+        synkit_transports::netrpc::MAX_CALL + 4096,
+    ));
+    let mut s = TcpStream::connect(server.local_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // The server may close while this is still being written.
+    let _ = s.write_all(&huge);
+    let mut rest = Vec::new();
+    // Closed: the end of the stream, or a reset; not a read timing out.
+    let outcome = s.read_to_end(&mut rest);
+    let closed = match &outcome {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    assert!(
+        closed && rest.is_empty(),
+        "{outcome:?}, answered {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    let (mine, _) = raw(server.local_addr(), call(5).as_bytes());
+    assert_eq!(mine, "{\"id\":5,\"result\":{\"v\":6},\"error\":null}\n");
+    server.shutdown(Duration::from_secs(1));
+}
