@@ -38,13 +38,13 @@ fn the_logging_middleware_adds_no_allocation() {
         .unwrap();
     let plain = Strings;
     let with_logging = LoggingMiddleware::new(Strings);
+    let inputs = ["hello, world", "", "a \"quoted\" and\nnewlined input"];
     // Warm up: the thread's line buffer grows to the longest line once.
-    for _ in 0..3 {
-        with_logging.uppercase("hello, world").unwrap();
-        with_logging.count("hello, world");
-        let _ = with_logging.uppercase("");
+    for input in inputs {
+        let _ = with_logging.uppercase(input);
+        with_logging.count(input);
     }
-    for input in ["hello, world", "", "a \"quoted\" and\nnewlined input"] {
+    for input in inputs {
         let (base, _) = allocations_during(|| plain.uppercase(input));
         let (with_log, _) = allocations_during(|| with_logging.uppercase(input));
         assert_eq!(with_log, base, "uppercase({input:?})");
@@ -56,6 +56,6 @@ fn the_logging_middleware_adds_no_allocation() {
     }
     log::logger().flush();
     assert_eq!(installed.dropped(), 0);
-    // Every logged call wrote its line: 9 warming up, 6 measured.
-    assert_eq!(lines.0.load(Ordering::Relaxed), 15);
+    // Every logged call wrote its line: 6 warming up, 6 measured.
+    assert_eq!(lines.0.load(Ordering::Relaxed), 12);
 }

@@ -361,6 +361,9 @@ impl Log for Logger {
                 return;
             };
             line.clear();
+            // Room for a typical line from the start, so most threads never
+            // grow the buffer while serving.
+            line.reserve(512);
             self.format_into(&mut line, record);
             self.emit(line.as_bytes());
         });
