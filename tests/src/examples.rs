@@ -2,9 +2,12 @@
 //! (into a target directory of their own, so the build does not wait on
 //! the one running the tests), started, signalled, killed.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// Builds the example binaries once per test process and returns the path
 /// of `name`.
@@ -102,4 +105,51 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A fresh scratch directory in the system's temporary directory, named
+/// for `what`, this process and a counter.
+///
+/// # Panics
+///
+/// If it cannot be made.
+pub fn scratch(what: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "synkit-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("make a scratch directory");
+    dir
+}
+
+/// Runs `curl -s args…` and returns what it printed.
+///
+/// # Panics
+///
+/// If curl cannot be run.
+pub fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .arg("-s")
+        .args(args)
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits up to a minute for the example at `addr` to answer `GET /health`.
+///
+/// # Panics
+///
+/// If it does not.
+pub fn wait_healthy(addr: SocketAddr) {
+    assert!(
+        crate::registry::within(Duration::from_secs(60), || curl(&[&format!(
+            "http://{addr}/health"
+        )])
+        .contains("ok")),
+        "{addr} did not start"
+    );
 }

@@ -6,9 +6,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::examples::scratch;
 use crate::gokit::free_addr;
 use crate::wire::eventually;
 
@@ -23,19 +23,6 @@ fn require(program: &str, package: &str) {
         found,
         "{program} is missing: install it with `sudo apt-get install -y {package}` (tests/run does)"
     );
-}
-
-/// A fresh scratch directory under the target directory.
-fn scratch(what: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "synkit-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("make a scratch directory");
-    dir
 }
 
 /// An etcd server of its own (Debian's `etcd-server`), with `etcdctl`

@@ -7,24 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use synkit_core::metrics::{Counter, Family, Histogram, Registry, prometheus};
-use synkit_tests::examples::Process;
+use synkit_tests::examples::{Process, curl, scratch, wait_healthy};
 use synkit_tests::gokit::free_addr;
 use synkit_tests::registry::{Prometheus, within};
-
-fn scratch() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("synkit-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .arg("-s")
-        .args(args)
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Runs `promtool check metrics` on `text`: its exit code and complaints.
 fn promtool(text: &str) -> (i32, String) {
@@ -49,20 +34,14 @@ fn promtool(text: &str) -> (i32, String) {
 
 #[test]
 fn prometheus_scrapes_stringsvc_and_reads_its_counts_back() {
-    let dir = scratch();
+    let dir = scratch("metrics");
     let addr = free_addr();
     let _svc = Process::start(
         "stringsvc",
         &["--addr", &addr.to_string()],
         &dir.join("stringsvc.log"),
     );
-    assert!(
-        within(Duration::from_secs(60), || curl(&[&format!(
-            "http://{addr}/health"
-        )])
-        .contains("ok")),
-        "stringsvc did not start"
-    );
+    wait_healthy(addr);
     for _ in 0..7 {
         curl(&[
             "-XPOST",
@@ -161,7 +140,7 @@ fn promtool_passes_conventional_names_and_escaped_label_values() {
 
 #[test]
 fn statsd_lines_reach_a_udp_socket_in_go_kits_format() {
-    let dir = scratch();
+    let dir = scratch("metrics");
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -173,10 +152,7 @@ fn statsd_lines_reach_a_udp_socket_in_go_kits_format() {
         &["--addr", &addr.to_string(), "--statsd", &statsd],
         &dir.join("statsd.log"),
     );
-    assert!(within(Duration::from_secs(60), || curl(&[&format!(
-        "http://{addr}/health"
-    )])
-    .contains("ok")));
+    wait_healthy(addr);
     for _ in 0..3 {
         curl(&[
             "-XPOST",

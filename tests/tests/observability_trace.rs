@@ -11,7 +11,7 @@ use serde_json::Value;
 use synkit_core::time::SystemClock;
 use synkit_core::trace::{Kind, Reporter, Tracer};
 use synkit_core::{Context, Endpoint};
-use synkit_tests::examples::Process;
+use synkit_tests::examples::{Process, curl, scratch, wait_healthy};
 use synkit_tests::gokit::{binary, free_addr};
 use synkit_tests::registry::within;
 use synkit_tests::zipkin::{Answer, Collector};
@@ -20,31 +20,6 @@ use synkit_transports::http::Method;
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("synkit-trace-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .arg("-s")
-        .args(args)
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn up(addr: std::net::SocketAddr) {
-    assert!(
-        within(Duration::from_secs(60), || curl(&[&format!(
-            "http://{addr}/health"
-        )])
-        .contains("ok")),
-        "{addr} did not start"
-    );
-}
 
 fn by_service<'a>(spans: &'a [Value], service: &str, kind: &str) -> Vec<&'a Value> {
     spans
@@ -68,7 +43,7 @@ fn a_go_kit_client_and_a_synkit_server_share_one_trace() {
         ],
         &dir.join("stringsvc.log"),
     );
-    up(addr);
+    wait_healthy(addr);
     let out = Command::new(binary("kittrace"))
         .args([
             "-mode",
@@ -216,7 +191,7 @@ fn malformed_trace_headers_start_a_new_trace_and_w3c_is_joined() {
         ],
         &dir.join("stringsvc.log"),
     );
-    up(addr);
+    wait_healthy(addr);
     let url = format!("http://{addr}/count");
     for bad in [
         "traceparent: 00-zz-00f067aa0ba902b7-01",

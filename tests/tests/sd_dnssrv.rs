@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use synkit_core::sd::Instancer;
-use synkit_tests::examples::Process;
+use synkit_tests::examples::{Process, curl, scratch};
 use synkit_tests::gokit::free_addr;
 use synkit_tests::registry::{Dnsmasq, within};
 use synkit_transports::sd::dnssrv::{DnsError, DnsSrvInstancer, Resolver};
@@ -147,8 +147,7 @@ fn a_set_too_big_for_udp_comes_over_tcp() {
 
 #[test]
 fn stringsvc3_balances_over_what_dns_finds() {
-    let dir = std::env::temp_dir().join(format!("synkit-dnssrv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("dnssrv");
     let a = free_addr();
     let b = free_addr();
     let _a = Process::start("stringsvc", &["--addr", &a.to_string()], &dir.join("a.log"));
@@ -173,18 +172,8 @@ fn stringsvc3_balances_over_what_dns_finds() {
         ],
         &dir.join("front.log"),
     );
-    let call = || {
-        std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-XPOST",
-                &format!("http://{front}/uppercase"),
-                "-d",
-                r#"{"s":"dns"}"#,
-            ])
-            .output()
-            .is_ok_and(|o| o.stdout == b"{\"v\":\"DNS\"}\n")
-    };
+    let url = format!("http://{front}/uppercase");
+    let call = || curl(&["-XPOST", &url, "-d", r#"{"s":"dns"}"#]) == "{\"v\":\"DNS\"}\n";
     assert!(
         within(Duration::from_secs(30), call),
         "stringsvc3 never answered"

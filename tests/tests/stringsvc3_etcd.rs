@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use synkit_core::{Context, Endpoint};
-use synkit_tests::examples::Process;
+use synkit_tests::examples::{Process, scratch};
 use synkit_tests::gokit::free_addr;
 use synkit_tests::registry::{Etcd, within};
 use synkit_transports::http::Method;
@@ -21,13 +21,6 @@ const PREFIX: &str = "/services/stringsvc/";
 const TTL: Duration = Duration::from_secs(3);
 /// The client's least time per call: at most ~170 calls a second.
 const PACE: Duration = Duration::from_millis(6);
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synkit-sv3-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A stringsvc registered in etcd, its call log in `log`.
 fn instance(etcd: &Etcd, addr: &str, log: &Path) -> Process {

@@ -95,11 +95,15 @@ impl<S> Series<S> {
         }
     }
 
-    /// Every series with its label values, in order.
-    pub(crate) fn each(&self, mut f: impl FnMut(&[String], &S)) {
+    /// Every series with its label values, in order, until `f` fails.
+    pub(crate) fn try_each<E>(
+        &self,
+        mut f: impl FnMut(&[String], &S) -> Result<(), E>,
+    ) -> Result<(), E> {
         for (values, series) in self.all.read().iter() {
-            f(values, series);
+            f(values, series)?;
         }
+        Ok(())
     }
 }
 

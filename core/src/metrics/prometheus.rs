@@ -1,8 +1,10 @@
 //! Prometheus's text exposition format, version 0.0.4.
 
+use alloc::string::String;
 use core::fmt::{self, Write};
 
 use super::Registry;
+use super::family::{Desc, Series};
 use super::registry::Entry;
 
 pub use super::registry::DEFAULT_BUCKETS;
@@ -17,42 +19,29 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub fn encode(registry: &Registry, out: &mut impl Write) -> fmt::Result {
     for entry in registry.entries() {
         match entry {
-            Entry::Counter(f) => {
-                header(out, &f.series.desc.name, &f.series.desc.help, "counter")?;
-                let labels = &f.series.desc.labels;
-                let mut result = Ok(());
-                f.series.each(|values, c| {
-                    if result.is_ok() {
-                        result = sample(out, f.name(), "", labels, values, None, c.get());
-                    }
-                });
-                result?;
-            }
-            Entry::Gauge(f) => {
-                header(out, &f.series.desc.name, &f.series.desc.help, "gauge")?;
-                let labels = &f.series.desc.labels;
-                let mut result = Ok(());
-                f.series.each(|values, g| {
-                    if result.is_ok() {
-                        result = sample(out, f.name(), "", labels, values, None, g.get());
-                    }
-                });
-                result?;
-            }
-            Entry::Histogram(f) => {
-                header(out, &f.series.desc.name, &f.series.desc.help, "histogram")?;
-                let labels = &f.series.desc.labels;
-                let mut result = Ok(());
-                f.series.each(|values, h| {
-                    if result.is_ok() {
-                        result = histogram(out, f.name(), labels, values, h);
-                    }
-                });
-                result?;
-            }
+            Entry::Counter(f) => family(out, &f.series, "counter", |out, desc, values, c| {
+                sample(out, &desc.name, "", &desc.labels, values, None, c.get())
+            })?,
+            Entry::Gauge(f) => family(out, &f.series, "gauge", |out, desc, values, g| {
+                sample(out, &desc.name, "", &desc.labels, values, None, g.get())
+            })?,
+            Entry::Histogram(f) => family(out, &f.series, "histogram", |out, desc, values, h| {
+                histogram(out, &desc.name, &desc.labels, values, h)
+            })?,
         }
     }
     Ok(())
+}
+
+/// One family: its header, then `write` for each series.
+fn family<W: Write, S>(
+    out: &mut W,
+    series: &Series<S>,
+    kind: &str,
+    mut write: impl FnMut(&mut W, &Desc, &[String], &S) -> fmt::Result,
+) -> fmt::Result {
+    header(out, &series.desc.name, &series.desc.help, kind)?;
+    series.try_each(|values, s| write(out, &series.desc, values, s))
 }
 
 fn header(out: &mut impl Write, name: &str, help: &str, kind: &str) -> fmt::Result {
@@ -64,8 +53,8 @@ fn header(out: &mut impl Write, name: &str, help: &str, kind: &str) -> fmt::Resu
 fn histogram(
     out: &mut impl Write,
     name: &str,
-    labels: &[alloc::string::String],
-    values: &[alloc::string::String],
+    labels: &[String],
+    values: &[String],
     h: &super::AtomicHistogram,
 ) -> fmt::Result {
     let (cumulative, sum) = h.snapshot();
@@ -107,8 +96,8 @@ fn sample(
     out: &mut impl Write,
     name: &str,
     suffix: &str,
-    labels: &[alloc::string::String],
-    values: &[alloc::string::String],
+    labels: &[String],
+    values: &[String],
     le: Option<Le>,
     value: f64,
 ) -> fmt::Result {

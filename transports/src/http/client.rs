@@ -257,7 +257,7 @@ where
             f(cx, &mut request);
         }
         let sent = match &self.tracer {
-            Some(tracer) => tracer.trace(cx, &mut request, &mut |r| self.send(cx, r)),
+            Some(tracer) => tracer.trace(cx, request, &mut |r| self.send(cx, r)),
             None => self.send(cx, request),
         };
         let resp = match sent {

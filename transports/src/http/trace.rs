@@ -56,12 +56,12 @@ pub(crate) fn extract(headers: &HeaderMap) -> (Option<SpanContext>, bool) {
 /// holds, whatever the tracer's clock.
 pub trait ClientTracer: Send + Sync {
     /// Starts a client span (the child of the context's span), writes its
-    /// B3 headers into `request`, runs `send`, tags the outcome and
+    /// B3 headers into `request`, sends it with `send`, tags the outcome and
     /// finishes the span: Go kit's `HTTPClientTrace`.
     fn trace(
         &self,
         cx: &Context<'_>,
-        request: &mut ::http::Request<Vec<u8>>,
+        request: ::http::Request<Vec<u8>>,
         send: &mut dyn FnMut(
             ::http::Request<Vec<u8>>,
         )
@@ -74,7 +74,7 @@ impl<C: Clock + Send + Sync> ClientTracer for Tracer<C> {
     fn trace(
         &self,
         cx: &Context<'_>,
-        request: &mut ::http::Request<Vec<u8>>,
+        mut request: ::http::Request<Vec<u8>>,
         send: &mut dyn FnMut(
             ::http::Request<Vec<u8>>,
         )
@@ -95,8 +95,7 @@ impl<C: Clock + Send + Sync> ClientTracer for Tracer<C> {
                 headers.insert(name, value);
             }
         });
-        let taken = std::mem::replace(request, ::http::Request::new(Vec::new()));
-        let out = send(taken);
+        let out = send(request);
         if span.is_sampled() {
             match &out {
                 Ok(resp) => {

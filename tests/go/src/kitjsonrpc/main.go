@@ -1,8 +1,13 @@
-// Command kitjsonrpc is Go kit's addsvc over JSON-RPC (transport/http/
-// jsonrpc), as Go kit's addtransport writes it, for the interop tests:
-// with -mode server it serves "sum" and "concat" at -listen; with -mode
-// client it calls -method on -url with -params (JSON) once and prints
-// {"result":…} or {"error":…}.
+// Command kitjsonrpc is Go kit's own JSON-RPC transport (transport/http/
+// jsonrpc, its Server and Client, unchanged) around addsvc-shaped
+// endpoints, for the interop tests: with -mode server it serves "sum" and
+// "concat" at -listen, with the codecs Go kit's addtransport uses; with
+// -mode client it calls -method on -url with -params (JSON) once and
+// prints {"result":…} or {"error":…}. The endpoints are this test's own:
+// "sum" of two zeroes fails with a *jsonrpc.Error (code -32000), where Go
+// kit's addsvc example would answer {"v":0} and drop the error (its
+// response carries the error in a field JSON does not encode); what is
+// under test is the transport, which is Go kit's code.
 package main
 
 import (
