@@ -155,8 +155,12 @@ fn a_lost_lease_is_registered_again() {
     // Revoked from outside, as an expiry would end it: the key goes too.
     etcd.ctl(&["lease", "revoke", &format!("{first:x}")]);
     assert!(etcd.keys(PREFIX).is_empty());
+    // The key can be seen a moment before the registrar records its new
+    // lease: wait for both.
     assert!(
-        within(Duration::from_secs(3), || etcd.keys(PREFIX).len() == 1),
+        within(Duration::from_secs(3), || {
+            etcd.keys(PREFIX).len() == 1 && registrar.lease() != Some(first)
+        }),
         "the registrar did not register again"
     );
     let second = registrar.lease().unwrap();
