@@ -27,7 +27,8 @@ pub enum Format {
 }
 
 enum Sink {
-    Direct(parking_lot::Mutex<Box<dyn Write + Send>>),
+    // std's lock: it never allocates, even the first time a thread waits.
+    Direct(std::sync::Mutex<Box<dyn Write + Send>>),
     Buffered(BufferedWriter),
 }
 
@@ -80,7 +81,7 @@ impl Logger {
             timestamp: false,
             caller: false,
             level: false,
-            sink: Sink::Direct(parking_lot::Mutex::new(Box::new(std::io::stderr()))),
+            sink: Sink::Direct(std::sync::Mutex::new(Box::new(std::io::stderr()))),
         }
     }
 
@@ -116,7 +117,7 @@ impl Logger {
     /// Writes each line straight to `out`, under a lock.
     #[must_use]
     pub fn to(mut self, out: Box<dyn Write + Send>) -> Logger {
-        self.sink = Sink::Direct(parking_lot::Mutex::new(out));
+        self.sink = Sink::Direct(std::sync::Mutex::new(out));
         self
     }
 
@@ -372,7 +373,10 @@ impl Log for Logger {
     fn flush(&self) {
         match &self.sink {
             Sink::Direct(out) => {
-                let _ = out.lock().flush();
+                let _ = out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .flush();
             }
             Sink::Buffered(w) => w.flush(),
         }
@@ -383,7 +387,10 @@ impl Logger {
     fn emit(&self, bytes: &[u8]) {
         match &self.sink {
             Sink::Direct(out) => {
-                let _ = out.lock().write_all(bytes);
+                let _ = out
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .write_all(bytes);
             }
             Sink::Buffered(w) => w.write_line(bytes),
         }

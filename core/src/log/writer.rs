@@ -6,9 +6,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 use std::io::Write;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-
-use parking_lot::{Condvar, Mutex};
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -19,12 +18,34 @@ struct Pending {
     writing: bool,
 }
 
+// std's locks, not parking_lot's: on Linux they are a futex word and never
+// allocate, where parking_lot allocates its thread record the first time a
+// thread parks, which would put an allocation on some unlucky request.
 struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
     drained: Condvar,
     capacity: usize,
     dropped: AtomicU64,
+}
+
+impl Shared {
+    // Nothing panics while holding the lock, and a line buffer is valid in
+    // any state a panic could leave it in: poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn wait<'a>(
+    on: &Condvar,
+    guard: MutexGuard<'a, Pending>,
+    timeout: Duration,
+) -> MutexGuard<'a, Pending> {
+    match on.wait_timeout(guard, timeout) {
+        Ok((guard, _)) => guard,
+        Err(poisoned) => poisoned.into_inner().0,
+    }
 }
 
 /// Where a [`Logger`](super::Logger)'s lines go when they must not block
@@ -62,7 +83,7 @@ impl BufferedWriter {
     /// Buffers `line`, or drops it (and counts it) if it does not fit.
     /// Never blocks on output and never allocates.
     pub fn write_line(&self, line: &[u8]) {
-        let mut pending = self.shared.pending.lock();
+        let mut pending = self.shared.lock();
         if pending.closed || pending.bytes.len() + line.len() > self.shared.capacity {
             drop(pending);
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -83,12 +104,10 @@ impl BufferedWriter {
 
     /// Waits until every line buffered so far is written.
     pub fn flush(&self) {
-        let mut pending = self.shared.pending.lock();
+        let mut pending = self.shared.lock();
         self.shared.wake.notify_one();
         while (!pending.bytes.is_empty() || pending.writing) && self.thread.is_some() {
-            self.shared
-                .drained
-                .wait_for(&mut pending, Duration::from_millis(100));
+            pending = wait(&self.shared.drained, pending, Duration::from_millis(100));
             self.shared.wake.notify_one();
         }
     }
@@ -98,9 +117,9 @@ fn run(shared: &Shared, mut out: Box<dyn Write + Send>, interval: Duration) {
     let mut spare = Vec::with_capacity(shared.capacity);
     loop {
         let closed = {
-            let mut pending = shared.pending.lock();
+            let mut pending = shared.lock();
             if pending.bytes.is_empty() && !pending.closed {
-                shared.wake.wait_for(&mut pending, interval);
+                pending = wait(&shared.wake, pending, interval);
             }
             core::mem::swap(&mut pending.bytes, &mut spare);
             pending.writing = !spare.is_empty();
@@ -110,10 +129,10 @@ fn run(shared: &Shared, mut out: Box<dyn Write + Send>, interval: Duration) {
             let _ = out.write_all(&spare);
             let _ = out.flush();
             spare.clear();
-            shared.pending.lock().writing = false;
+            shared.lock().writing = false;
         }
         shared.drained.notify_all();
-        if closed && shared.pending.lock().bytes.is_empty() {
+        if closed && shared.lock().bytes.is_empty() {
             return;
         }
     }
@@ -121,7 +140,7 @@ fn run(shared: &Shared, mut out: Box<dyn Write + Send>, interval: Duration) {
 
 impl Drop for BufferedWriter {
     fn drop(&mut self) {
-        self.shared.pending.lock().closed = true;
+        self.shared.lock().closed = true;
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -141,6 +160,7 @@ impl core::fmt::Debug for BufferedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
 
     /// Output that can be read back from the test.
     #[derive(Clone, Default)]
