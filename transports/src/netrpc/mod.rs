@@ -26,6 +26,7 @@
 //! ```
 
 mod client;
+mod gob;
 mod server;
 mod session;
 

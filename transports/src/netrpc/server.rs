@@ -11,11 +11,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use synkit_core::{Context, Endpoint};
 
-use super::session::{Call, Connection, answer};
+use super::gob;
+use super::session::{Call, Connection, Output, Params, answer};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::http::server::ServerConfig;
 
-type Method = Box<dyn Fn(&Context<'_>, &str) -> Result<String, String> + Send + Sync>;
+type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, String> + Send + Sync>;
 
 /// Endpoints served as Go `net/rpc` methods over its JSON codec.
 ///
@@ -44,16 +45,28 @@ impl NetRpcServer {
         E::Error: fmt::Display,
         Req: DeserializeOwned,
     {
-        let call = move |cx: &Context<'_>, params: &str| -> Result<String, String> {
-            // Go's client wraps the argument in a one-element array.
-            let arg: Req = match serde_json::from_str::<[Req; 1]>(params) {
-                Ok([arg]) => arg,
-                Err(_) => {
-                    serde_json::from_str(params).map_err(|e| format!("rpc: bad params: {e}"))?
+        let call = move |cx: &Context<'_>, params: &Params| -> Result<Output, String> {
+            match params {
+                Params::Json(params) => {
+                    // Go's client wraps the argument in a one-element array.
+                    let arg: Req = match serde_json::from_str::<[Req; 1]>(params) {
+                        Ok([arg]) => arg,
+                        Err(_) => serde_json::from_str(params)
+                            .map_err(|e| format!("rpc: bad params: {e}"))?,
+                    };
+                    let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
+                    serde_json::to_string(&out)
+                        .map(Output::Json)
+                        .map_err(|e| e.to_string())
                 }
-            };
-            let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
-            serde_json::to_string(&out).map_err(|e| e.to_string())
+                Params::Gob(value) => {
+                    let arg: Req = value.decode().map_err(|e| e.to_string())?;
+                    let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
+                    gob::Node::from_value(&out)
+                        .map(Output::Gob)
+                        .map_err(|e| e.to_string())
+                }
+            }
         };
         self.methods.insert(name.to_owned(), Box::new(call));
         self
@@ -92,10 +105,7 @@ impl Handle<Connection> for Methods {
             Some(run) => run(cx, &call.params),
             None => Err(missing(&self.0, &call.method)),
         };
-        match outcome {
-            Ok(json) => answer(call, Ok(&json)),
-            Err(text) => answer(call, Err(&text)),
-        }
+        answer(call, outcome);
     }
 }
 

@@ -1,29 +1,67 @@
-//! One net/rpc JSON connection as a sans-IO machine: bytes in, calls out,
-//! answers queued as they come back.
+//! One net/rpc connection as a sans-IO machine: bytes in, calls out,
+//! answers queued as they come back. The first bytes say which of Go's
+//! codecs the peer speaks: `{` (or white space) the JSON codec, an HTTP
+//! request the gob codec behind `CONNECT /_goRPC_` (`rpc.DialHTTP`),
+//! anything else the gob codec on the bare connection (`rpc.Dial`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::MAX_CALL;
+use super::gob::{self, Node, StreamIn, StreamOut};
+use crate::engine::{Failure, Incoming, Now, Session};
+use synkit_core::time::{Duration, Instant};
 
 /// Calls of one connection with the service at once, at most: Go serves
 /// every call in a goroutine; here the rest wait in the input, so one
 /// connection cannot fill the worker queue.
 const MAX_IN_FLIGHT: usize = 32;
-use crate::engine::{Failure, Incoming, Now, Session};
-use synkit_core::time::{Duration, Instant};
 
-/// A call and, once served, its answer (the whole JSON line).
-#[derive(Debug, Default)]
+/// The most bytes of an HTTP request head before `CONNECT` is refused.
+const MAX_HEAD: usize = 8 << 10;
+
+/// Where `rpc.HandleHTTP` serves, and what it answers.
+pub(crate) const RPC_PATH: &str = "/_goRPC_";
+pub(crate) const CONNECTED: &[u8] = b"HTTP/1.0 200 Connected to Go RPC\n\n";
+
+/// A call's argument, still in its codec's encoding.
+#[derive(Debug)]
+pub(crate) enum Params {
+    /// The JSON codec's `params` (Go's client sends `[arg]`).
+    Json(String),
+    /// A gob value with the types the stream defined.
+    Gob(gob::Value),
+}
+
+/// A method's result, in the encoding its call came in.
+#[derive(Debug)]
+pub(crate) enum Output {
+    Json(String),
+    Gob(Node),
+}
+
+/// A call and, once served, its answer.
+#[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) method: String,
-    pub(crate) params: String,
-    pub(crate) id: String,
-    pub(crate) answer: Vec<u8>,
+    pub(crate) params: Params,
+    /// The JSON codec's id, as sent.
+    id: String,
+    /// The gob codec's sequence number.
+    seq: u64,
+    /// The JSON codec's whole answer line, or the gob codec's result.
+    answer: Answer,
+}
+
+#[derive(Debug)]
+enum Answer {
+    Pending,
+    Line(Vec<u8>),
+    Gob(Result<Node, String>),
 }
 
 #[derive(Deserialize)]
-struct Wire<'a> {
+struct JsonWire<'a> {
     #[serde(default)]
     method: Option<String>,
     #[serde(default, borrow)]
@@ -32,9 +70,50 @@ struct Wire<'a> {
     id: Option<&'a RawValue>,
 }
 
+/// net/rpc's request and response headers (`rpc.Request`, `rpc.Response`).
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Request")]
+pub(crate) struct GobRequest {
+    pub(crate) service_method: String,
+    pub(crate) seq: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Response")]
+pub(crate) struct GobResponse {
+    pub(crate) service_method: String,
+    pub(crate) seq: u64,
+    pub(crate) error: String,
+}
+
+#[derive(Debug)]
+enum Codec {
+    /// Nothing read yet.
+    Sniffing,
+    /// An HTTP request head is arriving.
+    Http,
+    Json,
+    Gob(Box<GobStream>),
+}
+
+#[derive(Debug, Default)]
+struct GobStream {
+    input: StreamIn,
+    output: StreamOut,
+    /// A request header read, its body not yet.
+    header: Option<GobRequest>,
+}
+
+impl std::fmt::Debug for GobRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} #{}", self.service_method, self.seq)
+    }
+}
+
 /// The connection's state.
 #[derive(Debug)]
 pub(crate) struct Connection {
+    codec: Codec,
     input: Vec<u8>,
     output: Vec<u8>,
     written: usize,
@@ -49,6 +128,7 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(timeout: Duration) -> Connection {
         Connection {
+            codec: Codec::Sniffing,
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
@@ -65,40 +145,256 @@ impl Connection {
         self.output.len() - self.written
     }
 
+    fn close_for(&mut self, why: &dyn std::fmt::Display) {
+        log::warn!(err:display = why; "net/rpc: closing a connection");
+        self.broken = true;
+    }
+
     /// Whether a whole call waits in the input (it may be waiting for a
     /// place among the calls in flight).
     fn call_waiting(&self) -> bool {
-        let start = self
+        match self.codec {
+            Codec::Json => {
+                let start = self
+                    .input
+                    .iter()
+                    .take_while(|b| b.is_ascii_whitespace())
+                    .count();
+                let rest = &self.input[start..];
+                !rest.is_empty()
+                    && serde_json::Deserializer::from_slice(rest)
+                        .into_iter::<serde::de::IgnoredAny>()
+                        .next()
+                        .is_some_and(|r| r.is_ok())
+            }
+            Codec::Gob(_) => matches!(gob::next_message(&self.input), Ok(Some(_))),
+            Codec::Sniffing | Codec::Http => false,
+        }
+    }
+
+    /// Decides the codec from the first bytes; false while undecided.
+    fn sniff(&mut self) -> bool {
+        if let Codec::Sniffing = self.codec {
+            let Some(&first) = self.input.first() else {
+                return false;
+            };
+            self.codec = if first == b'{' || first.is_ascii_whitespace() {
+                Codec::Json
+            } else if first.is_ascii_uppercase() {
+                Codec::Http
+            } else {
+                Codec::Gob(Box::default())
+            };
+        }
+        if let Codec::Http = self.codec {
+            return self.connect();
+        }
+        true
+    }
+
+    /// Reads `CONNECT /_goRPC_ HTTP/1.0` and answers it as Go's
+    /// `rpc.HandleHTTP` does; anything else gets Go's refusal and a close.
+    fn connect(&mut self) -> bool {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        let used = match req.parse(&self.input) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if self.input.len() <= MAX_HEAD => return false,
+            Ok(httparse::Status::Partial) | Err(_) => {
+                self.refuse(b"400 Bad Request", "400 Bad Request\n");
+                return false;
+            }
+        };
+        match (req.method, req.path) {
+            (Some("CONNECT"), Some(RPC_PATH)) => {
+                self.output.extend_from_slice(CONNECTED);
+                self.input.drain(..used);
+                self.codec = Codec::Gob(Box::default());
+                true
+            }
+            (_, Some(RPC_PATH)) => {
+                self.refuse(b"405 Method Not Allowed", "405 must CONNECT\n");
+                false
+            }
+            _ => {
+                self.refuse(b"404 Not Found", "404 page not found\n");
+                false
+            }
+        }
+    }
+
+    fn refuse(&mut self, status: &[u8], body: &str) {
+        self.output.extend_from_slice(b"HTTP/1.0 ");
+        self.output.extend_from_slice(status);
+        self.output.extend_from_slice(
+            format!(
+                "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        self.broken = true;
+    }
+
+    fn next_json(&mut self) -> Option<Call> {
+        let skip = self
             .input
             .iter()
             .take_while(|b| b.is_ascii_whitespace())
             .count();
-        let rest = &self.input[start..];
-        !rest.is_empty()
-            && serde_json::Deserializer::from_slice(rest)
-                .into_iter::<serde::de::IgnoredAny>()
-                .next()
-                .is_some_and(|r| r.is_ok())
+        self.input.drain(..skip);
+        if self.input.is_empty() {
+            return None;
+        }
+        let mut stream = serde_json::Deserializer::from_slice(&self.input).into_iter::<&RawValue>();
+        let value = match stream.next()? {
+            Ok(value) => value,
+            Err(e) if e.is_eof() && self.input.len() <= MAX_CALL => return None,
+            Err(e) => {
+                self.close_for(&format_args!("a stream that is not JSON: {e}"));
+                return None;
+            }
+        };
+        let used = stream.byte_offset();
+        let call = match serde_json::from_str::<JsonWire<'_>>(value.get()) {
+            Ok(w) => Call {
+                method: w.method.unwrap_or_default(),
+                params: Params::Json(
+                    w.params
+                        .map_or_else(|| "null".to_owned(), |p| p.get().to_owned()),
+                ),
+                id: w
+                    .id
+                    .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
+                seq: 0,
+                answer: Answer::Pending,
+            },
+            Err(e) => {
+                self.close_for(&format_args!("a call that is not a request object: {e}"));
+                return None;
+            }
+        };
+        self.input.drain(..used);
+        Some(call)
+    }
+
+    fn next_gob(&mut self) -> Option<Call> {
+        loop {
+            let (start, end) = match gob::next_message(&self.input) {
+                Ok(Some(span)) => span,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.close_for(&e);
+                    return None;
+                }
+            };
+            let Codec::Gob(stream) = &mut self.codec else {
+                return None;
+            };
+            let read = stream.input.read(&self.input[start..end]);
+            self.input.drain(..end);
+            let value = match read {
+                Ok(Some(value)) => value,
+                Ok(None) => continue,
+                Err(e) => {
+                    self.close_for(&e);
+                    return None;
+                }
+            };
+            let Some(header) = stream.header.take() else {
+                match value.decode::<GobRequest>() {
+                    Ok(header) => stream.header = Some(header),
+                    Err(e) => {
+                        self.close_for(&format_args!("a request header that is not one: {e}"));
+                    }
+                }
+                if self.broken {
+                    return None;
+                }
+                continue;
+            };
+            return Some(Call {
+                method: header.service_method,
+                params: Params::Gob(value),
+                id: String::new(),
+                seq: header.seq,
+                answer: Answer::Pending,
+            });
+        }
     }
 }
 
-/// Writes Go's answer for `call`: `{"id":…,"result":…,"error":…}` and a
-/// newline.
-pub(crate) fn answer(call: &mut Call, result: Result<&str, &str>) {
-    call.answer.clear();
-    call.answer.extend_from_slice(b"{\"id\":");
-    call.answer.extend_from_slice(call.id.as_bytes());
+/// Records `call`'s answer: the method's output or its error text.
+pub(crate) fn answer(call: &mut Call, result: Result<Output, String>) {
+    call.answer = match (&call.params, result) {
+        (Params::Gob(_), Ok(Output::Gob(node))) => Answer::Gob(Ok(node)),
+        (Params::Gob(_), Err(text)) => Answer::Gob(Err(text)),
+        (Params::Json(_), Ok(Output::Json(json))) => Answer::Line(json_line(&call.id, Ok(&json))),
+        (Params::Json(_), Err(text)) => Answer::Line(json_line(&call.id, Err(&text))),
+        (Params::Gob(_), Ok(Output::Json(_))) => Answer::Gob(Err("rpc: codec mismatch".into())),
+        (Params::Json(_), Ok(Output::Gob(_))) => {
+            Answer::Line(json_line(&call.id, Err("rpc: codec mismatch")))
+        }
+    };
+}
+
+/// Go's JSON answer: `{"id":…,"result":…,"error":…}` and a newline.
+fn json_line(id: &str, result: Result<&str, &str>) -> Vec<u8> {
+    let mut line = Vec::with_capacity(64);
+    line.extend_from_slice(b"{\"id\":");
+    line.extend_from_slice(id.as_bytes());
     match result {
         Ok(json) => {
-            call.answer.extend_from_slice(b",\"result\":");
-            call.answer.extend_from_slice(json.as_bytes());
-            call.answer.extend_from_slice(b",\"error\":null}\n");
+            line.extend_from_slice(b",\"result\":");
+            line.extend_from_slice(json.as_bytes());
+            line.extend_from_slice(b",\"error\":null}\n");
         }
         Err(text) => {
-            call.answer
-                .extend_from_slice(b",\"result\":null,\"error\":");
-            let _ = serde_json::to_writer(&mut call.answer, text);
-            call.answer.extend_from_slice(b"}\n");
+            line.extend_from_slice(b",\"result\":null,\"error\":");
+            let _ = serde_json::to_writer(&mut line, text);
+            line.extend_from_slice(b"}\n");
+        }
+    }
+    line
+}
+
+impl Connection {
+    /// Writes a gob answer: the response header, then the reply (Go's
+    /// empty struct when the call failed), types defined as needed.
+    fn write_gob(&mut self, method: String, seq: u64, result: Result<Node, String>) {
+        let Codec::Gob(stream) = &mut self.codec else {
+            return;
+        };
+        let mut reply = Vec::new();
+        let error = match result {
+            Ok(node) => match stream.output.write_node(&node, &mut reply) {
+                Ok(()) => String::new(),
+                Err(e) => {
+                    reply.clear();
+                    format!("rpc: the reply could not be encoded: {e}")
+                }
+            },
+            Err(text) => text,
+        };
+        let failed = !error.is_empty();
+        let header = GobResponse {
+            service_method: method,
+            seq,
+            error,
+        };
+        let written = stream
+            .output
+            .write(&header, &mut self.output)
+            .and_then(|()| {
+                if failed {
+                    stream.output.write_node(&Node::Nil, &mut self.output)
+                } else {
+                    self.output.extend_from_slice(&reply);
+                    Ok(())
+                }
+            });
+        if let Err(e) = written {
+            self.close_for(&e);
         }
     }
 }
@@ -122,48 +418,14 @@ impl Session for Connection {
     }
 
     fn next_request(&mut self, now: &Now) -> Option<Incoming<Call>> {
-        if self.broken || self.shutting_down || self.in_flight >= MAX_IN_FLIGHT {
+        if self.broken || self.shutting_down || self.in_flight >= MAX_IN_FLIGHT || !self.sniff() {
             return None;
         }
-        let skip = self
-            .input
-            .iter()
-            .take_while(|b| b.is_ascii_whitespace())
-            .count();
-        self.input.drain(..skip);
-        if self.input.is_empty() {
-            return None;
-        }
-        let mut stream = serde_json::Deserializer::from_slice(&self.input).into_iter::<&RawValue>();
-        let value = match stream.next()? {
-            Ok(value) => value,
-            Err(e) if e.is_eof() && self.input.len() <= MAX_CALL => return None,
-            Err(e) => {
-                log::warn!(err:display = e; "net/rpc: a stream that is not JSON; closing");
-                self.broken = true;
-                return None;
-            }
-        };
-        let used = stream.byte_offset();
-        let parsed = serde_json::from_str::<Wire<'_>>(value.get());
-        let call = match parsed {
-            Ok(w) => Call {
-                method: w.method.unwrap_or_default(),
-                params: w
-                    .params
-                    .map_or_else(|| "null".to_owned(), |p| p.get().to_owned()),
-                id: w
-                    .id
-                    .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
-                answer: Vec::new(),
-            },
-            Err(e) => {
-                log::warn!(err:display = e; "net/rpc: a call that is not a request object; closing");
-                self.broken = true;
-                return None;
-            }
-        };
-        self.input.drain(..used);
+        let call = match self.codec {
+            Codec::Json => self.next_json(),
+            Codec::Gob(_) => self.next_gob(),
+            Codec::Sniffing | Codec::Http => None,
+        }?;
         self.in_flight += 1;
         self.next_id = self.next_id.wrapping_add(1);
         Some(Incoming {
@@ -176,7 +438,11 @@ impl Session for Connection {
     fn respond(&mut self, _id: u32, exchange: Call, _now: &Now) {
         // Answers go out as they finish, as Go's server sends them.
         self.in_flight = self.in_flight.saturating_sub(1);
-        self.output.extend_from_slice(&exchange.answer);
+        match exchange.answer {
+            Answer::Line(line) => self.output.extend_from_slice(&line),
+            Answer::Gob(result) => self.write_gob(exchange.method, exchange.seq, result),
+            Answer::Pending => {}
+        }
     }
 
     fn output(&self) -> &[u8] {
@@ -215,6 +481,6 @@ impl Session for Connection {
             Failure::ExpiredInQueue => "rpc: deadline passed before the call was served",
             Failure::Panicked => "rpc: the service failed",
         };
-        answer(exchange, Err(text));
+        answer(exchange, Err(text.to_owned()));
     }
 }

@@ -1,8 +1,13 @@
-// Command kitnetrpc is Go's own net/rpc with its JSON codec
-// (net/rpc/jsonrpc), for the interop tests: with -mode server it serves
-// addsvc.Sum and addsvc.Concat on -listen; with -mode client it calls
-// -method with -params (a JSON object) once and prints {"reply":…} or
-// {"error":"…"}.
+// Command kitnetrpc is Go's own net/rpc, for the interop tests, in each
+// of its codecs (-codec): json (net/rpc/jsonrpc on a bare connection),
+// gob (Go's default codec on a bare connection: rpc.ServeConn, rpc.Dial)
+// and http (gob behind CONNECT /_goRPC_: rpc.HandleHTTP, rpc.DialHTTP).
+// With -mode server it serves addsvc.Sum and addsvc.Concat on -listen;
+// with -mode client it calls -method with -params (a JSON object) once and
+// prints {"reply":…} or {"error":"…"}; with -mode load it calls in loops.
+//
+// With gob the arguments and replies are typed as Go kit's old addsvc
+// netrpc binding had them (SumRequest{A, B int}, reply {V int}).
 package main
 
 import (
@@ -11,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"net/rpc"
 	"net/rpc/jsonrpc"
 	"os"
@@ -62,8 +68,75 @@ func (Addsvc) Concat(args Args, reply *Reply) error {
 	return nil
 }
 
+// SumRequest and the rest are the gob codec's types.
+type SumRequest struct{ A, B int }
+type SumReply struct {
+	V int `json:"v"`
+}
+type ConcatRequest struct{ A, B string }
+type ConcatReply struct {
+	V string `json:"v"`
+}
+
+// GobAddsvc is addsvc with typed arguments, for the gob codec.
+type GobAddsvc struct{}
+
+// Sum adds two integers; both zero is an error.
+func (GobAddsvc) Sum(args SumRequest, reply *SumReply) error {
+	if args.A == 0 && args.B == 0 {
+		return errors.New("can't sum two zeroes")
+	}
+	reply.V = args.A + args.B
+	return nil
+}
+
+// Concat joins two strings.
+func (GobAddsvc) Concat(args ConcatRequest, reply *ConcatReply) error {
+	reply.V = args.A + args.B
+	return nil
+}
+
+// typed is the gob argument and reply for method, the argument filled
+// from params.
+func typed(method, params string) (interface{}, interface{}) {
+	if method == "addsvc.Concat" {
+		var args ConcatRequest
+		_ = json.Unmarshal([]byte(params), &args)
+		return args, new(ConcatReply)
+	}
+	var args SumRequest
+	_ = json.Unmarshal([]byte(params), &args)
+	return args, new(SumReply)
+}
+
+// dial connects with the codec's own client.
+func dial(codec, addr string) (*rpc.Client, error) {
+	switch codec {
+	case "gob":
+		return rpc.Dial("tcp", addr)
+	case "http":
+		return rpc.DialHTTP("tcp", addr)
+	}
+	return jsonrpc.Dial("tcp", addr)
+}
+
+// call makes one call with the codec's types and gives the reply as JSON.
+func call(client *rpc.Client, codec, method, params string) ([]byte, error) {
+	if codec == "json" {
+		var reply json.RawMessage
+		err := client.Call(method, json.RawMessage(params), &reply)
+		return reply, err
+	}
+	args, reply := typed(method, params)
+	if err := client.Call(method, args, reply); err != nil {
+		return nil, err
+	}
+	return json.Marshal(reply)
+}
+
 func main() {
-	mode := flag.String("mode", "server", "server or client")
+	mode := flag.String("mode", "server", "server, client or load")
+	codec := flag.String("codec", "json", "json, gob or http")
 	listen := flag.String("listen", "127.0.0.1:8085", "where the server listens")
 	addr := flag.String("addr", "127.0.0.1:8085", "the server the client calls")
 	method := flag.String("method", "addsvc.Sum", "the method the client calls")
@@ -73,18 +146,17 @@ func main() {
 	flag.Parse()
 
 	if *mode == "load" {
-		load(*addr, *method, *params, *conns, *duration)
+		load(*codec, *addr, *method, *params, *conns, *duration)
 		return
 	}
 
 	if *mode == "client" {
-		client, err := jsonrpc.Dial("tcp", *addr)
+		client, err := dial(*codec, *addr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		var reply json.RawMessage
-		err = client.Call(*method, json.RawMessage(*params), &reply)
+		reply, err := call(client, *codec, *method, *params)
 		if err != nil {
 			b, _ := json.Marshal(map[string]string{"error": err.Error()})
 			fmt.Println(string(b))
@@ -95,26 +167,38 @@ func main() {
 	}
 
 	server := rpc.NewServer()
-	if err := server.RegisterName("addsvc", Addsvc{}); err != nil {
+	var service interface{} = Addsvc{}
+	if *codec != "json" {
+		service = GobAddsvc{}
+	}
+	if err := server.RegisterName("addsvc", service); err != nil {
 		panic(err)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		panic(err)
 	}
+	if *codec == "http" {
+		server.HandleHTTP(rpc.DefaultRPCPath, rpc.DefaultDebugPath)
+		panic(http.Serve(ln, nil))
+	}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			panic(err)
 		}
-		go server.ServeCodec(jsonrpc.NewServerCodec(conn))
+		if *codec == "gob" {
+			go server.ServeConn(conn)
+		} else {
+			go server.ServeCodec(jsonrpc.NewServerCodec(conn))
+		}
 	}
 }
 
 // load calls method on addr from conns connections, each in a closed
 // loop, for d, and prints calls/s and the 50th and 99th percentile
 // latencies in microseconds as one JSON object.
-func load(addr, method, params string, conns int, d time.Duration) {
+func load(codec, addr, method, params string, conns int, d time.Duration) {
 	var mu sync.Mutex
 	var all []time.Duration
 	var failed int
@@ -124,7 +208,7 @@ func load(addr, method, params string, conns int, d time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client, err := jsonrpc.Dial("tcp", addr)
+			client, err := dial(codec, addr)
 			if err != nil {
 				panic(err)
 			}
@@ -132,9 +216,8 @@ func load(addr, method, params string, conns int, d time.Duration) {
 			var mine []time.Duration
 			bad := 0
 			for time.Now().Before(stop) {
-				var reply json.RawMessage
 				start := time.Now()
-				if err := client.Call(method, json.RawMessage(params), &reply); err != nil {
+				if _, err := call(client, codec, method, params); err != nil {
 					bad++
 				}
 				mine = append(mine, time.Since(start))
