@@ -1,8 +1,9 @@
-//! A client for Go's net/rpc JSON codec: `jsonrpc.Dial`'s counterpart.
+//! A client for Go's net/rpc: `jsonrpc.Dial`'s, `rpc.Dial`'s and
+//! `rpc.DialHTTP`'s counterpart.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -13,6 +14,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use synkit_core::{Context, Endpoint};
+
+use super::gob::{self, Node, StreamIn, StreamOut};
+use super::session::{GobRequest, GobResponse, RPC_PATH};
 
 /// Why a net/rpc call failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,22 +48,43 @@ impl fmt::Display for NetRpcError {
 
 impl std::error::Error for NetRpcError {}
 
-type Answer = Result<String, NetRpcError>;
+/// Which of Go's net/rpc codecs a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// `net/rpc/jsonrpc` on a bare connection (`jsonrpc.Dial`).
+    Json,
+    /// Go's default gob codec on a bare connection (`rpc.Dial`).
+    Gob,
+    /// The gob codec behind `CONNECT /_goRPC_` (`rpc.DialHTTP`, served by
+    /// `rpc.HandleHTTP`).
+    GobHttp,
+}
+
+/// A reply, still in its codec's encoding.
+enum Reply {
+    Json(String),
+    Gob(gob::Value),
+}
+
+type Answer = Result<Reply, NetRpcError>;
 type Waiting = Arc<Mutex<HashMap<u64, Sender<Answer>>>>;
 
 /// One open connection: where calls are written, and who waits for what.
 struct Conn {
     writer: TcpStream,
     waiting: Waiting,
+    /// The gob types defined on the way out.
+    types: StreamOut,
 }
 
-/// A net/rpc client over the JSON codec, as Go's `jsonrpc.Dial` gives:
-/// many calls may be in flight on its one connection, each answered by
-/// id; a thread reads the answers. A broken connection fails the calls on
-/// it and is dialled again by the next call. Each call waits no longer
-/// than its context's deadline.
+/// A net/rpc client, as Go's `jsonrpc.Dial`, `rpc.Dial` or `rpc.DialHTTP`
+/// gives: many calls may be in flight on its one connection, each
+/// answered by id; a thread reads the answers. A broken connection fails
+/// the calls on it and is dialled again by the next call. Each call waits
+/// no longer than its context's deadline.
 pub struct NetRpcClient {
     addr: SocketAddr,
+    codec: Codec,
     conn: Mutex<Option<Conn>>,
     next_id: AtomicU64,
 }
@@ -80,10 +105,17 @@ struct Response<'a> {
 }
 
 impl NetRpcClient {
-    /// A client of the server at `addr` (connected at the first call).
+    /// A client of the server at `addr` over the JSON codec (connected at
+    /// the first call).
     pub fn new(addr: SocketAddr) -> NetRpcClient {
+        NetRpcClient::with_codec(addr, Codec::Json)
+    }
+
+    /// A client of the server at `addr` over `codec`.
+    pub fn with_codec(addr: SocketAddr, codec: Codec) -> NetRpcClient {
         NetRpcClient {
             addr,
+            codec,
             conn: Mutex::new(None),
             next_id: AtomicU64::new(0),
         }
@@ -101,16 +133,32 @@ impl NetRpcClient {
             _ => NetRpcError::DeadlineExceeded,
         })?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut line = serde_json::to_vec(&Request {
-            method,
-            params: [arg],
-            id,
-        })
-        .map_err(|e| NetRpcError::Codec(e.to_string()))?;
-        line.push(b'\n');
-        let answer = self.send(id, &line)?;
+        let call = if self.codec == Codec::Json {
+            let mut line = serde_json::to_vec(&Request {
+                method,
+                params: [arg],
+                id,
+            })
+            .map_err(|e| NetRpcError::Codec(e.to_string()))?;
+            line.push(b'\n');
+            Outgoing::Line(line)
+        } else {
+            let body = Node::from_value(arg).map_err(|e| NetRpcError::Codec(e.to_string()))?;
+            Outgoing::Gob(method, body)
+        };
         let left = cx.remaining().unwrap_or(Duration::from_secs(3600));
-        let json = match answer.recv_timeout(left) {
+        let answer = match self.send(id, call, left) {
+            Ok(answer) => answer,
+            // Dialling ran out of time: the deadline's error, not the socket's.
+            Err(NetRpcError::Transport(_)) if cx.check().is_err() => {
+                return Err(match cx.check() {
+                    Err(synkit_core::Error::Cancelled) => NetRpcError::Cancelled,
+                    _ => NetRpcError::DeadlineExceeded,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let reply = match answer.recv_timeout(left) {
             Ok(answer) => answer?,
             Err(RecvTimeoutError::Timeout) => {
                 self.forget(id);
@@ -120,7 +168,14 @@ impl NetRpcClient {
                 return Err(NetRpcError::Transport("the connection closed".into()));
             }
         };
-        serde_json::from_str(&json).map_err(|e| NetRpcError::Codec(e.to_string()))
+        match reply {
+            Reply::Json(json) => {
+                serde_json::from_str(&json).map_err(|e| NetRpcError::Codec(e.to_string()))
+            }
+            Reply::Gob(value) => value
+                .decode()
+                .map_err(|e| NetRpcError::Codec(e.to_string())),
+        }
     }
 
     /// `method` as an endpoint taking `Req` and answering `Resp`.
@@ -132,12 +187,17 @@ impl NetRpcClient {
         }
     }
 
-    /// Writes `line` for call `id`, dialling first if need be; the channel
-    /// its answer will come on.
-    fn send(&self, id: u64, line: &[u8]) -> Result<Receiver<Answer>, NetRpcError> {
+    /// Writes call `id`, dialling first if need be; the channel its answer
+    /// will come on.
+    fn send(
+        &self,
+        id: u64,
+        call: Outgoing<'_>,
+        left: Duration,
+    ) -> Result<Receiver<Answer>, NetRpcError> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if guard.is_none() {
-            *guard = Some(self.dial()?);
+            *guard = Some(self.dial(left)?);
         }
         let conn = guard
             .as_mut()
@@ -147,7 +207,27 @@ impl NetRpcClient {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, tx);
-        if let Err(e) = conn.writer.write_all(line) {
+        let bytes = match call {
+            Outgoing::Line(line) => line,
+            Outgoing::Gob(method, body) => {
+                let mut bytes = Vec::new();
+                let header = GobRequest {
+                    service_method: method.to_owned(),
+                    seq: id,
+                };
+                let encoded = conn
+                    .types
+                    .write(&header, &mut bytes)
+                    .and_then(|()| conn.types.write_node(&body, &mut bytes));
+                if let Err(e) = encoded {
+                    // The stream's types may be half sent: start afresh.
+                    *guard = None;
+                    return Err(NetRpcError::Codec(e.to_string()));
+                }
+                bytes
+            }
+        };
+        if let Err(e) = conn.writer.write_all(&bytes) {
             *guard = None;
             return Err(NetRpcError::Transport(e.to_string()));
         }
@@ -168,23 +248,132 @@ impl NetRpcClient {
         }
     }
 
-    fn dial(&self) -> Result<Conn, NetRpcError> {
-        let stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
+    /// Connects, spending no longer than `left` (at most 5 s) on it.
+    fn dial(&self, left: Duration) -> Result<Conn, NetRpcError> {
+        let left = left.clamp(Duration::from_millis(1), Duration::from_secs(5));
+        let stream = TcpStream::connect_timeout(&self.addr, left)
             .map_err(|e| NetRpcError::Transport(format!("{}: {e}", self.addr)))?;
         let _ = stream.set_nodelay(true);
-        let reader = stream
+        let mut reader = stream
             .try_clone()
             .map_err(|e| NetRpcError::Transport(e.to_string()))?;
+        let mut early = Vec::new();
+        if self.codec == Codec::GobHttp {
+            early = connect(&mut reader, left)?;
+        }
         let waiting: Waiting = Arc::default();
         let answers = waiting.clone();
+        let codec = self.codec;
         std::thread::Builder::new()
             .name("synkit-netrpc-client".into())
-            .spawn(move || read_answers(reader, &answers))
+            .spawn(move || match codec {
+                Codec::Json => read_answers(reader, &answers),
+                Codec::Gob | Codec::GobHttp => read_gob_answers(reader, early, &answers),
+            })
             .map_err(|e| NetRpcError::Transport(e.to_string()))?;
         Ok(Conn {
             writer: stream,
             waiting,
+            types: StreamOut::default(),
         })
+    }
+}
+
+/// A call on its way out.
+enum Outgoing<'a> {
+    Line(Vec<u8>),
+    Gob(&'a str, Node),
+}
+
+/// Asks for the gob codec as `rpc.DialHTTP` does; what the server sent
+/// past its answer is returned, the start of the stream.
+fn connect(stream: &mut TcpStream, left: Duration) -> Result<Vec<u8>, NetRpcError> {
+    let fail = |why: String| NetRpcError::Transport(format!("CONNECT {RPC_PATH}: {why}"));
+    stream
+        .write_all(format!("CONNECT {RPC_PATH} HTTP/1.0\n\n").as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = stream.set_read_timeout(Some(left));
+    let mut got = Vec::new();
+    let mut buf = [0; 512];
+    let end = loop {
+        if let Some(at) = got.windows(2).position(|w| w == b"\n\n") {
+            break at + 2;
+        }
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if got.len() > 4096 {
+            return Err(fail("an answer that does not end".into()));
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return Err(fail("the server closed the connection".into())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    };
+    let _ = stream.set_read_timeout(None);
+    let status = String::from_utf8_lossy(&got[..end]);
+    let status = status.lines().next().unwrap_or_default();
+    if !status.ends_with(" 200 Connected to Go RPC") {
+        return Err(fail(format!("unexpected HTTP response: {status}")));
+    }
+    Ok(got.split_off(end))
+}
+
+/// The gob codec's answers: a header, then its body, until the stream
+/// ends; then every call still waiting fails.
+fn read_gob_answers(mut stream: TcpStream, mut input: Vec<u8>, waiting: &Waiting) {
+    let mut types = StreamIn::default();
+    let mut header: Option<GobResponse> = None;
+    let mut buf = vec![0; 16 << 10];
+    let why = 'read: loop {
+        loop {
+            let (start, end) = match gob::next_message(&input) {
+                Ok(Some(span)) => span,
+                Ok(None) => break,
+                Err(e) => break 'read e.to_string(),
+            };
+            let value = match types.read(&input[start..end]) {
+                Ok(value) => value,
+                Err(e) => break 'read e.to_string(),
+            };
+            input.drain(..end);
+            let Some(value) = value else { continue };
+            let Some(answered) = header.take() else {
+                match value.decode::<GobResponse>() {
+                    Ok(h) => header = Some(h),
+                    Err(e) => break 'read format!("not a net/rpc answer: {e}"),
+                }
+                continue;
+            };
+            let caller = waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&answered.seq);
+            if let Some(caller) = caller {
+                let _ = caller.send(if answered.error.is_empty() {
+                    Ok(Reply::Gob(value))
+                } else {
+                    Err(NetRpcError::Server(answered.error))
+                });
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break "the server closed the connection".to_owned(),
+            Ok(n) => input.extend_from_slice(&buf[..n]),
+            Err(e) => break e.to_string(),
+        }
+    };
+    fail_waiting(waiting, &why);
+}
+
+fn fail_waiting(waiting: &Waiting, why: &str) {
+    for (_, caller) in waiting
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain()
+    {
+        let _ = caller.send(Err(NetRpcError::Transport(why.to_owned())));
     }
 }
 
@@ -212,18 +401,14 @@ fn read_answers(stream: TcpStream, waiting: &Waiting) {
         };
         let _ = caller.send(match answer.error {
             Some(text) => Err(NetRpcError::Server(text)),
-            None => Ok(answer
-                .result
-                .map_or_else(|| "null".to_owned(), |r| r.get().to_owned())),
+            None => Ok(Reply::Json(
+                answer
+                    .result
+                    .map_or_else(|| "null".to_owned(), |r| r.get().to_owned()),
+            )),
         });
     };
-    for (_, caller) in waiting
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drain()
-    {
-        let _ = caller.send(Err(NetRpcError::Transport(why.clone())));
-    }
+    fail_waiting(waiting, &why);
 }
 
 /// One method of a [`NetRpcClient`] as an endpoint.
@@ -260,6 +445,7 @@ impl fmt::Debug for NetRpcClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NetRpcClient")
             .field("addr", &self.addr)
+            .field("codec", &self.codec)
             .finish_non_exhaustive()
     }
 }

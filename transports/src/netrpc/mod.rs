@@ -1,14 +1,29 @@
-//! Go's `net/rpc`, JSON codec (`net/rpc/jsonrpc`): methods named
-//! `Service.Method` served over raw TCP, one JSON object per call, answers
-//! in the order they finish (as Go's server answers), on the same engine
-//! (mio event loops and worker pool) as the HTTP server.
+//! Go's `net/rpc`: methods named `Service.Method`, served on the same
+//! engine (mio event loops and worker pool) as the HTTP server, in each of
+//! Go's codecs, all on one port — the first bytes of a connection say
+//! which:
 //!
-//! Go's wire format: a call is `{"method":"Arith.Multiply","params":[arg],
-//! "id":N}`; an answer `{"id":N,"result":…,"error":null}` or, failed,
-//! `{"id":N,"result":null,"error":"text"}`, each followed by a newline.
-//! A stream that is not JSON closes the connection (Go's server does the
-//! same); the server goes on. [`NetRpcClient`] is the other side, Go's
-//! `jsonrpc.Dial`: many calls on one connection, answered by id.
+//! - the **JSON codec** (`net/rpc/jsonrpc`, `jsonrpc.Dial`): a call is
+//!   `{"method":"Arith.Multiply","params":[arg],"id":N}`, an answer
+//!   `{"id":N,"result":…,"error":null}` or, failed, `{"id":N,"result":null,
+//!   "error":"text"}`, each followed by a newline;
+//! - the **gob codec** (Go's default, [`gob`]) on a bare connection
+//!   (`rpc.Dial`): a `Request{ServiceMethod, Seq}` then the argument, each a
+//!   gob value; an answer `Response{ServiceMethod, Seq, Error}` then the
+//!   reply (an empty struct when the call failed);
+//! - the gob codec **over HTTP** (`rpc.DialHTTP`, served by Go's
+//!   `rpc.HandleHTTP`): `CONNECT /_goRPC_ HTTP/1.0`, answered `HTTP/1.0 200
+//!   Connected to Go RPC`, then the gob stream. Another method on that path
+//!   gets Go's `405 must CONNECT`, another path a 404.
+//!
+//! Answers go out in the order calls finish, as Go's server sends them.
+//! Bytes that are not the codec (garbage, a truncated message at the end of
+//! the stream, a malformed gob type) close the connection, as Go's server
+//! does; the server goes on. An argument that cannot be read as the
+//! method's type fails that call with the decoder's error and the
+//! connection carries on (gob messages are framed, so the stream stays in
+//! step — Go's server does the same). [`NetRpcClient`] is the other side,
+//! in each codec: many calls on one connection, answered by id.
 //!
 //! ```no_run
 //! use synkit_core::endpoint::endpoint_fn;
@@ -26,11 +41,11 @@
 //! ```
 
 mod client;
-mod gob;
+pub mod gob;
 mod server;
 mod session;
 
-pub use client::{MethodEndpoint, NetRpcClient, NetRpcError};
+pub use client::{Codec, MethodEndpoint, NetRpcClient, NetRpcError};
 pub use server::{NetRpcHandle, NetRpcServer};
 
 /// The most bytes one call may take; a longer one closes the connection.

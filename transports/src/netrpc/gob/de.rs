@@ -409,6 +409,21 @@ impl<'de> de::Deserializer<'de> for Zero<'_> {
         visitor.visit_none()
     }
 
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, GobError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GobError> {
+        // Empty, whatever the element: `[]byte` into a `Vec<u8>` too.
+        visitor.visit_seq(de::value::SeqDeserializer::<_, GobError>::new(
+            std::iter::empty::<()>(),
+        ))
+    }
+
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _: &'static str,
@@ -438,7 +453,7 @@ impl<'de> de::Deserializer<'de> for Zero<'_> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple tuple_struct
+        bytes byte_buf unit unit_struct  tuple tuple_struct
         map enum identifier ignored_any
     }
 }

@@ -38,7 +38,7 @@ use wire::Reader;
 
 /// Why gob bytes could not be read or a value written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum GobError {
+pub enum GobError {
     /// The message ended before the value did.
     Truncated,
     /// Bytes that are not gob.
@@ -154,6 +154,82 @@ impl StreamOut {
     /// As [`StreamOut::write`], for a value already turned into a node.
     pub(crate) fn write_node(&mut self, node: &Node, out: &mut Vec<u8>) -> Result<(), GobError> {
         ser::write_value(&mut self.registry, node, out)
+    }
+}
+
+/// Go's `gob.Encoder`: writes values to one stream, each composite type
+/// defined before its first value.
+///
+/// ```
+/// use synkit_transports::netrpc::gob::{Decoder, Encoder};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct SumRequest { a: i64, b: i64 }  // Go: struct{ A, B int }
+///
+/// let mut stream = Vec::new();
+/// let mut enc = Encoder::new();
+/// enc.encode(&SumRequest { a: 1, b: 2 }, &mut stream)?;
+/// enc.encode(&SumRequest { a: 3, b: 4 }, &mut stream)?;
+///
+/// let mut dec = Decoder::new();
+/// let (first, used) = dec.decode::<SumRequest>(&stream)?.unwrap();
+/// assert_eq!(first, SumRequest { a: 1, b: 2 });
+/// let (second, _) = dec.decode::<SumRequest>(&stream[used..])?.unwrap();
+/// assert_eq!(second, SumRequest { a: 3, b: 4 });
+/// # Ok::<(), synkit_transports::netrpc::gob::GobError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Encoder {
+    out: StreamOut,
+}
+
+impl Encoder {
+    /// An encoder for a new stream.
+    pub fn new() -> Encoder {
+        Encoder::default()
+    }
+
+    /// Appends `value` to `out`, after any type definitions it needs.
+    pub fn encode<T: Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), GobError> {
+        self.out.write(value, out)
+    }
+}
+
+/// Go's `gob.Decoder`: reads the values of one stream, keeping the types
+/// it defines.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    input: StreamIn,
+}
+
+impl Decoder {
+    /// A decoder for a new stream.
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Reads the next value from the start of `input` (type definitions
+    /// before it are kept): the value and the bytes used, or `None` if
+    /// `input` ends before the value does.
+    pub fn decode<T: DeserializeOwned>(
+        &mut self,
+        input: &[u8],
+    ) -> Result<Option<(T, usize)>, GobError> {
+        let mut used = 0;
+        loop {
+            let Some((start, end)) = next_message(&input[used..])? else {
+                return Ok(None);
+            };
+            let value = self.input.read(&input[used + start..used + end])?;
+            used += end;
+            if let Some(value) = value {
+                return Ok(Some((value.decode()?, used)));
+            }
+        }
     }
 }
 
