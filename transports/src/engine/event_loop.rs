@@ -416,10 +416,13 @@ where
     }
 
     /// The client sent its last byte (or broke the connection): the session
-    /// is told, and a request with a worker is cancelled.
+    /// is told, and a request with a worker is cancelled if the session
+    /// wants that.
     fn read_ended(c: &mut Conn<S>, now: &Now) {
         c.session.read_closed(now);
-        if let Some(cancel) = &c.cancel {
+        if let Some(cancel) = &c.cancel
+            && c.session.cancel_on_read_close()
+        {
             cancel.cancel();
         }
     }

@@ -102,6 +102,12 @@ pub(crate) trait Session: Send + 'static {
     fn received(&mut self, bytes: &[u8], now: &Now);
     /// The peer will send nothing more (end of stream or a read error).
     fn read_closed(&mut self, now: &Now);
+    /// Whether the end of the peer's stream cancels the request being
+    /// served: HTTP's peer that hangs up wants no answer; a net/rpc peer
+    /// that half-closes still reads the answers to what it sent.
+    fn cancel_on_read_close(&self) -> bool {
+        true
+    }
     /// Whether the loop should read from the socket now. False bounds the
     /// session's memory: the loop leaves the bytes in the kernel.
     fn wants_read(&self) -> bool;

@@ -12,11 +12,11 @@ use serde::de::DeserializeOwned;
 use synkit_core::{Context, Endpoint};
 
 use super::gob;
-use super::session::{Call, Connection, Output, Params, answer};
+use super::session::{Call, Connection, Failed, Output, Params, answer};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::http::server::ServerConfig;
 
-type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, String> + Send + Sync>;
+type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, Failed> + Send + Sync>;
 
 /// Endpoints served as Go `net/rpc` methods over its JSON codec.
 ///
@@ -45,26 +45,28 @@ impl NetRpcServer {
         E::Error: fmt::Display,
         Req: DeserializeOwned,
     {
-        let call = move |cx: &Context<'_>, params: &Params| -> Result<Output, String> {
+        let call = move |cx: &Context<'_>, params: &Params| -> Result<Output, Failed> {
             match params {
                 Params::Json(params) => {
                     // Go's client wraps the argument in a one-element array.
                     let arg: Req = match serde_json::from_str::<[Req; 1]>(params) {
                         Ok([arg]) => arg,
                         Err(_) => serde_json::from_str(params)
-                            .map_err(|e| format!("rpc: bad params: {e}"))?,
+                            .map_err(|e| Failed::Call(format!("rpc: bad params: {e}")))?,
                     };
-                    let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
+                    let out = endpoint.call(cx, arg).map_err(Failed::call)?;
                     serde_json::to_string(&out)
                         .map(Output::Json)
-                        .map_err(|e| e.to_string())
+                        .map_err(Failed::call)
                 }
                 Params::Gob(value) => {
-                    let arg: Req = value.decode().map_err(|e| e.to_string())?;
-                    let out = endpoint.call(cx, arg).map_err(|e| e.to_string())?;
+                    // Go's server closes a gob stream it could not read a
+                    // value from, after answering the call.
+                    let arg: Req = value.decode().map_err(|e| Failed::Stream(e.to_string()))?;
+                    let out = endpoint.call(cx, arg).map_err(Failed::call)?;
                     gob::Node::from_value(&out)
                         .map(Output::Gob)
-                        .map_err(|e| e.to_string())
+                        .map_err(Failed::call)
                 }
             }
         };
@@ -103,7 +105,7 @@ impl Handle<Connection> for Methods {
     fn handle(&self, cx: &Context<'_>, call: &mut Call) {
         let outcome = match self.0.methods.get(&call.method) {
             Some(run) => run(cx, &call.params),
-            None => Err(missing(&self.0, &call.method)),
+            None => Err(Failed::Call(missing(&self.0, &call.method))),
         };
         answer(call, outcome);
     }

@@ -40,6 +40,22 @@ pub(crate) enum Output {
     Gob(Node),
 }
 
+/// Why a call failed.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    /// The method's error, or no such method: the connection goes on.
+    Call(String),
+    /// The argument could not be read: answered, then the connection is
+    /// closed, as Go's server closes it.
+    Stream(String),
+}
+
+impl Failed {
+    pub(crate) fn call(e: impl std::fmt::Display) -> Failed {
+        Failed::Call(e.to_string())
+    }
+}
+
 /// A call and, once served, its answer.
 #[derive(Debug)]
 pub(crate) struct Call {
@@ -51,6 +67,8 @@ pub(crate) struct Call {
     seq: u64,
     /// The JSON codec's whole answer line, or the gob codec's result.
     answer: Answer,
+    /// Whether the stream is closed once this is answered.
+    close_after: bool,
 }
 
 #[derive(Debug)]
@@ -268,6 +286,7 @@ impl Connection {
                     .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
                 seq: 0,
                 answer: Answer::Pending,
+                close_after: false,
             },
             Err(e) => {
                 self.close_for(&format_args!("a call that is not a request object: {e}"));
@@ -282,7 +301,10 @@ impl Connection {
         loop {
             let (start, end) = match gob::next_message(&self.input) {
                 Ok(Some(span)) => span,
-                Ok(None) => return None,
+                Ok(None) => {
+                    self.body_cut_off();
+                    return None;
+                }
                 Err(e) => {
                     self.close_for(&e);
                     return None;
@@ -319,13 +341,44 @@ impl Connection {
                 id: String::new(),
                 seq: header.seq,
                 answer: Answer::Pending,
+                close_after: false,
             });
         }
     }
 }
 
+impl Connection {
+    /// The stream ended between a request header and its whole body: Go's
+    /// server answers that call with the decoder's error, and so do we.
+    fn body_cut_off(&mut self) {
+        if !self.read_closed {
+            return;
+        }
+        let Codec::Gob(stream) = &mut self.codec else {
+            return;
+        };
+        let Some(header) = stream.header.take() else {
+            return;
+        };
+        let text = if self.input.is_empty() {
+            "EOF"
+        } else {
+            "unexpected EOF"
+        };
+        self.input.clear();
+        self.write_gob(header.service_method, header.seq, Err(text.to_owned()));
+    }
+}
+
 /// Records `call`'s answer: the method's output or its error text.
-pub(crate) fn answer(call: &mut Call, result: Result<Output, String>) {
+pub(crate) fn answer(call: &mut Call, result: Result<Output, Failed>) {
+    let result = result.map_err(|failed| match failed {
+        Failed::Call(text) => text,
+        Failed::Stream(text) => {
+            call.close_after = true;
+            text
+        }
+    });
     call.answer = match (&call.params, result) {
         (Params::Gob(_), Ok(Output::Gob(node))) => Answer::Gob(Ok(node)),
         (Params::Gob(_), Err(text)) => Answer::Gob(Err(text)),
@@ -410,6 +463,11 @@ impl Session for Connection {
         self.read_closed = true;
     }
 
+    fn cancel_on_read_close(&self) -> bool {
+        // Go's server serves what was sent before the end of the stream.
+        false
+    }
+
     fn wants_read(&self) -> bool {
         !self.read_closed
             && !self.broken
@@ -438,6 +496,10 @@ impl Session for Connection {
     fn respond(&mut self, _id: u32, exchange: Call, _now: &Now) {
         // Answers go out as they finish, as Go's server sends them.
         self.in_flight = self.in_flight.saturating_sub(1);
+        if exchange.close_after {
+            log::warn!(method = exchange.method.as_str(); "net/rpc: an argument that could not be read; closing");
+            self.broken = true;
+        }
         match exchange.answer {
             Answer::Line(line) => self.output.extend_from_slice(&line),
             Answer::Gob(result) => self.write_gob(exchange.method, exchange.seq, result),
@@ -481,6 +543,6 @@ impl Session for Connection {
             Failure::ExpiredInQueue => "rpc: deadline passed before the call was served",
             Failure::Panicked => "rpc: the service failed",
         };
-        answer(exchange, Err(text.to_owned()));
+        answer(exchange, Err(Failed::Call(text.to_owned())));
     }
 }

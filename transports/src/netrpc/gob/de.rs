@@ -118,12 +118,15 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for ValueDe<'_, 'a, '_> {
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
-        _: &'static str,
+        name: &'static str,
         names: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, GobError> {
-        if self.id < 64 {
-            return self.deserialize_any(visitor);
+        if !matches!(self.table.get(self.id), Ok(WireType::Struct { .. })) {
+            // Go's words for it.
+            return Err(GobError::Mismatch(format!(
+                "want struct type {name}; got non-struct"
+            )));
         }
         self.visit_struct(names, visitor)
     }

@@ -57,7 +57,7 @@ impl fmt::Display for GobError {
             GobError::Truncated => f.write_str("gob: a message that ends too soon"),
             GobError::Malformed(why) => write!(f, "gob: malformed: {why}"),
             GobError::Unsupported(what) => write!(f, "gob: not supported: {what}"),
-            GobError::Mismatch(why) => write!(f, "gob: type mismatch: {why}"),
+            GobError::Mismatch(why) => write!(f, "gob: type mismatch in decoder: {why}"),
             GobError::Custom(why) => write!(f, "gob: {why}"),
         }
     }
