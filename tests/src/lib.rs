@@ -20,6 +20,7 @@
 mod alloc_counter;
 pub mod examples;
 pub mod gokit;
+pub mod nats;
 pub mod proc;
 pub mod registry;
 pub mod wire;

@@ -33,11 +33,18 @@ pub mod export;
 pub mod http;
 #[cfg(feature = "jsonrpc")]
 pub mod jsonrpc;
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "netrpc")]
 pub mod netrpc;
 #[cfg(any(feature = "etcd", feature = "dnssrv"))]
 pub mod sd;
-#[cfg(any(feature = "etcd", feature = "dnssrv", feature = "statsd"))]
+#[cfg(any(
+    feature = "etcd",
+    feature = "dnssrv",
+    feature = "statsd",
+    feature = "nats"
+))]
 mod stop;
 
 /// Entry points for the fuzz targets in `transports/fuzz`; not an API.
