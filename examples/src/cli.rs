@@ -5,7 +5,9 @@
 //! flags of [`discovery`](crate::discovery): `--etcd URL`,
 //! `--etcd-prefix PREFIX`, `--register`, `--ttl SECONDS` to register in
 //! etcd; stringsvc3 finds its instances with `--proxy HOST:PORT,...`,
-//! `--etcd URL` or `--dns-srv NAME --dns-server HOST:PORT`.
+//! `--etcd URL` or `--dns-srv NAME --dns-server HOST:PORT`. The other
+//! transports: `--jsonrpc-addr`, `--netrpc-addr` (an address, or `off`)
+//! and `--nats URL`.
 
 use synkit_core::sd::Registrar;
 use synkit_transports::http::server::{Server, ServerConfig, Service};
@@ -47,9 +49,13 @@ pub struct Args {
     pub dogstatsd: Option<String>,
     /// `--jsonrpc-addr HOST:PORT`: also serve JSON-RPC 2.0 there (addsvc).
     pub jsonrpc_addr: Option<String>,
-    /// `--netrpc-addr HOST:PORT`: also serve Go's net/rpc (JSON codec)
-    /// there (addsvc).
+    /// `--netrpc-addr HOST:PORT`: also serve Go's net/rpc there, every
+    /// codec on the one port (JSON, gob, gob over HTTP `CONNECT
+    /// /_goRPC_`).
     pub netrpc_addr: Option<String>,
+    /// `--nats nats://HOST:PORT`: also serve over NATS request-reply
+    /// (stringsvc).
+    pub nats: Option<String>,
     /// `--zipkin-url URL`: report spans to this Zipkin collector
     /// (`http://host:9411/api/v2/spans`), sampling every request.
     pub zipkin_url: Option<String>,
@@ -57,8 +63,14 @@ pub struct Args {
 
 /// Parses the process's arguments; prints usage and exits on a bad one.
 pub fn parse() -> Args {
+    parse_for("127.0.0.1:8080")
+}
+
+/// As [`parse`], for a server whose HTTP address is `default_addr` unless
+/// `--addr`/`--http-addr` says otherwise.
+pub fn parse_for(default_addr: &str) -> Args {
     let mut args = Args {
-        addr: "127.0.0.1:8080".into(),
+        addr: default_addr.into(),
         config: ServerConfig::default(),
         proxy: None,
         etcd: None,
@@ -74,6 +86,7 @@ pub fn parse() -> Args {
         zipkin_url: None,
         jsonrpc_addr: None,
         netrpc_addr: None,
+        nats: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -85,6 +98,7 @@ pub fn parse() -> Args {
             ("--addr" | "--http-addr", Some(v)) => args.addr = v,
             ("--jsonrpc-addr", Some(v)) => args.jsonrpc_addr = Some(v),
             ("--netrpc-addr", Some(v)) => args.netrpc_addr = Some(v),
+            ("--nats", Some(v)) => args.nats = Some(v),
             ("--proxy", Some(v)) => args.proxy = Some(v),
             ("--etcd", Some(v)) => args.etcd = Some(v),
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
@@ -127,7 +141,7 @@ pub fn parse() -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
-         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT] [--netrpc-addr HOST:PORT]\n\
+         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT|off] [--netrpc-addr HOST:PORT|off] [--nats URL]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );
@@ -145,6 +159,16 @@ pub fn at_shutdown(f: impl FnOnce() + Send + 'static) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(Box::new(f));
+}
+
+/// Where a transport listens: the address given, `default` when none was,
+/// nowhere when it was `off` (or empty).
+pub fn listen_addr(given: Option<&str>, default: Option<&str>) -> Option<String> {
+    match given {
+        Some("off" | "") => None,
+        Some(addr) => Some(addr.to_owned()),
+        None => default.map(str::to_owned),
+    }
 }
 
 /// How long in-flight requests get to finish after SIGINT or SIGTERM.
@@ -168,6 +192,13 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
             std::process::exit(1);
         }
     };
+    if listen_addr(Some(&args.addr), None).is_none() {
+        // `--http-addr off`: the other transports serve; wait for the end.
+        if let Some(signal) = signals.forever().next() {
+            eprintln!("{name} got signal {signal}; stopping");
+        }
+        finish();
+    }
     let server = match Server::new(args.config.clone()).bind(args.addr.as_str(), service) {
         Ok(server) => server,
         Err(e) => {
@@ -190,6 +221,11 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
         eprintln!("{name} could not deregister: {e}");
     }
     server.shutdown(SHUTDOWN_GRACE);
+    finish();
+}
+
+/// Runs what waits for shutdown, flushes the log and exits.
+fn finish() -> ! {
     let pending = std::mem::take(
         &mut *AT_SHUTDOWN
             .lock()

@@ -1,13 +1,17 @@
-//! Go kit's addsvc over HTTP (`POST /sum`, `POST /concat`) and, with
-//! `--jsonrpc-addr`, JSON-RPC 2.0 (methods `sum` and `concat`), and with
-//! `--netrpc-addr`, Go's net/rpc JSON codec (`addsvc.Sum`, `addsvc.Concat`).
+//! Go kit's addsvc over three transports at once, on Go kit addsvc's
+//! ports: HTTP on `--http-addr` (default 127.0.0.1:8081: `POST /sum`,
+//! `POST /concat`), JSON-RPC 2.0 on `--jsonrpc-addr` (default
+//! 127.0.0.1:8084: methods `sum` and `concat`) and Go's net/rpc on
+//! `--netrpc-addr` (default 127.0.0.1:8085: `addsvc.Sum`, `addsvc.Concat`,
+//! in Go's JSON codec, its gob codec, and gob over HTTP at `/_goRPC_`, all
+//! on that one port). Any of them is turned off with `off`.
 //!
 //! ```text
-//! cargo run --release -p synkit-examples --bin addsvc -- --http-addr 127.0.0.1:8081 \
-//!     --jsonrpc-addr 127.0.0.1:8084
+//! cargo run --release -p synkit-examples --bin addsvc
 //! curl -s -XPOST localhost:8081/sum -d '{"a":1,"b":2}'         # {"v":3}
 //! curl -s -XPOST localhost:8081/concat -d '{"a":"1","b":"2"}'  # {"v":"12"}
 //! curl -s -XPOST localhost:8084 -d '{"jsonrpc":"2.0","method":"sum","params":{"a":1,"b":2},"id":1}'
+//! cargo run --release -p synkit-examples --bin stringcli -- --transport netrpc sum 1 2
 //! ```
 
 use synkit_examples::addsvc::Adder;
@@ -17,31 +21,34 @@ use synkit_transports::http::server::Server;
 use synkit_transports::netrpc::NetRpcServer;
 
 fn main() {
-    let args = cli::parse();
-    // JSON-RPC on a listener of its own, alive until the process exits.
-    let _jsonrpc = args.jsonrpc_addr.as_ref().map(|addr| {
+    let args = cli::parse_for("127.0.0.1:8081");
+    let exit = |what: &str, addr: &str, e: std::io::Error| -> ! {
+        eprintln!("addsvc cannot listen for {what} on {addr}: {e}");
+        std::process::exit(1);
+    };
+    // Each transport on a listener of its own, alive until the process exits.
+    let jsonrpc = cli::listen_addr(args.jsonrpc_addr.as_deref(), Some("127.0.0.1:8084"));
+    let _jsonrpc = jsonrpc.map(|addr| {
         let server = Server::new(args.config.clone())
             .bind(addr.as_str(), addsvc::jsonrpc::server(Adder))
-            .unwrap_or_else(|e| {
-                eprintln!("addsvc cannot listen on {addr}: {e}");
-                std::process::exit(1);
-            });
+            .unwrap_or_else(|e| exit("JSON-RPC", &addr, e));
         println!(
             "addsvc JSON-RPC listening on http://{}",
             server.local_addr()
         );
         server
     });
-    let _netrpc = args.netrpc_addr.as_ref().map(|addr| {
+    let netrpc = cli::listen_addr(args.netrpc_addr.as_deref(), Some("127.0.0.1:8085"));
+    let _netrpc = netrpc.map(|addr| {
         let server = NetRpcServer::new()
             .method("addsvc.Sum", sum_endpoint(Adder))
             .method("addsvc.Concat", concat_endpoint(Adder))
             .bind(addr.as_str(), &args.config)
-            .unwrap_or_else(|e| {
-                eprintln!("addsvc cannot listen on {addr}: {e}");
-                std::process::exit(1);
-            });
-        println!("addsvc net/rpc (JSON) listening on {}", server.local_addr());
+            .unwrap_or_else(|e| exit("net/rpc", &addr, e));
+        println!(
+            "addsvc net/rpc (JSON, gob, gob over HTTP) listening on {}",
+            server.local_addr()
+        );
         server
     });
     cli::serve("addsvc", &args, router(Adder));

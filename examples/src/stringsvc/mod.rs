@@ -25,6 +25,7 @@ pub mod gocase;
 pub mod instrumenting;
 pub mod logging;
 pub mod proxy;
+pub mod rpc;
 pub mod transport;
 
 use std::fmt;

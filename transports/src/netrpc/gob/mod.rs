@@ -5,8 +5,8 @@
 //! A gob stream is self-describing: before the first value of a composite
 //! type the encoder sends the type's definition (a `wireType`), once per
 //! stream, under an id of its own. So a stream has state on both sides:
-//! [`StreamIn`] keeps the types the peer defined, [`StreamOut`] the ones
-//! we did. Fields match by name: a Rust field `service_method` is Go's
+//! a [`Decoder`] keeps the types the peer defined, an [`Encoder`] the ones
+//! it did. Fields match by name: a Rust field `service_method` is Go's
 //! `ServiceMethod` (Go sends only exported, capitalised fields); a field
 //! Go leaves out because it is zero reads as zero, or `None`.
 //!
