@@ -19,6 +19,10 @@ pub(crate) struct ValueDe<'t, 'a, 'r> {
     pub(crate) table: &'t TypeTable,
     pub(crate) id: TypeId,
     pub(crate) r: &'r mut Reader<'a>,
+    /// How deep in the value this is: bounded, so a value nested a million
+    /// deep (a recursive type makes that a few bytes a level) is an error,
+    /// not a stack overflow.
+    pub(crate) depth: usize,
 }
 
 /// How deep values may nest before the message is refused.
@@ -42,6 +46,7 @@ impl<'de, 't, 'a: 'de> ValueDe<'t, 'a, '_> {
         };
         visitor.visit_map(StructAccess {
             table: self.table,
+            depth: self.depth,
             fields,
             names,
             r: self.r,
@@ -65,6 +70,9 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for ValueDe<'_, 'a, '_> {
     type Error = GobError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GobError> {
+        if self.depth > MAX_DEPTH {
+            return Err(GobError::Malformed("values nested too deep".into()));
+        }
         match self.id {
             BOOL => visitor.visit_bool(self.r.uint()? != 0),
             INT => visitor.visit_i64(self.r.int()?),
@@ -89,6 +97,7 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for ValueDe<'_, 'a, '_> {
                     let n = self.r.count()?;
                     visitor.visit_map(MapEntries {
                         table: self.table,
+                        depth: self.depth,
                         key: *key,
                         elem: *elem,
                         left: n,
@@ -122,6 +131,9 @@ impl<'de, 'a: 'de> de::Deserializer<'de> for ValueDe<'_, 'a, '_> {
         names: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, GobError> {
+        if self.depth > MAX_DEPTH {
+            return Err(GobError::Malformed("values nested too deep".into()));
+        }
         if !matches!(self.table.get(self.id), Ok(WireType::Struct { .. })) {
             // Go's words for it.
             return Err(GobError::Mismatch(format!(
@@ -175,6 +187,7 @@ impl<'de, 'a: 'de> ValueDe<'_, 'a, '_> {
     ) -> Result<V::Value, GobError> {
         visitor.visit_seq(Elements {
             table: self.table,
+            depth: self.depth,
             elem,
             left: n,
             r: self.r,
@@ -231,6 +244,7 @@ fn skip(table: &TypeTable, id: TypeId, r: &mut Reader<'_>, depth: usize) -> Resu
 
 struct Elements<'t, 'a, 'r> {
     table: &'t TypeTable,
+    depth: usize,
     elem: TypeId,
     left: usize,
     r: &'r mut Reader<'a>,
@@ -251,6 +265,7 @@ impl<'de, 'a: 'de> SeqAccess<'de> for Elements<'_, 'a, '_> {
             table: self.table,
             id: self.elem,
             r: self.r,
+            depth: self.depth + 1,
         })
         .map(Some)
     }
@@ -262,6 +277,7 @@ impl<'de, 'a: 'de> SeqAccess<'de> for Elements<'_, 'a, '_> {
 
 struct MapEntries<'t, 'a, 'r> {
     table: &'t TypeTable,
+    depth: usize,
     key: TypeId,
     elem: TypeId,
     left: usize,
@@ -283,6 +299,7 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapEntries<'_, 'a, '_> {
             table: self.table,
             id: self.key,
             r: self.r,
+            depth: self.depth + 1,
         })
         .map(Some)
     }
@@ -292,6 +309,7 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapEntries<'_, 'a, '_> {
             table: self.table,
             id: self.elem,
             r: self.r,
+            depth: self.depth + 1,
         })
     }
 }
@@ -299,6 +317,7 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapEntries<'_, 'a, '_> {
 /// A struct's fields: those sent, then the zero ones Go left out.
 struct StructAccess<'t, 'a, 'r> {
     table: &'t TypeTable,
+    depth: usize,
     fields: &'t [(String, TypeId)],
     names: &'static [&'static str],
     r: &'r mut Reader<'a>,
@@ -349,13 +368,14 @@ impl<'de, 'a: 'de> MapAccess<'de> for StructAccess<'_, 'a, '_> {
             return seed.deserialize(Zero {
                 table: self.table,
                 id,
-                depth: 0,
+                depth: self.depth + 1,
             });
         }
         seed.deserialize(ValueDe {
             table: self.table,
             id,
             r: self.r,
+            depth: self.depth + 1,
         })
     }
 }

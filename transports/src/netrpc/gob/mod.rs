@@ -100,6 +100,7 @@ impl Value {
             table: &self.table,
             id: self.id,
             r: &mut r,
+            depth: 0,
         })
     }
 }

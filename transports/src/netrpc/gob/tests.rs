@@ -200,3 +200,69 @@ fn a_unit_goes_as_gos_empty_struct() {
     // net/rpc's body for a failed call: struct{}{}.
     assert_eq!(encode_all(&[()]), hex("0aff81030102ff8200000003ff8200"));
 }
+
+#[test]
+fn a_value_nested_past_any_reason_is_an_error_not_a_stack_overflow() {
+    // type 65 = []65 (a recursive slice), then a value 100 000 levels deep.
+    let mut def = Vec::new();
+    wire::put_int(&mut def, -65);
+    def.extend_from_slice(&[0x02, 0x01, 0x02]);
+    wire::put_int(&mut def, 65);
+    def.extend_from_slice(&[0x00, 0x01]);
+    wire::put_int(&mut def, 65);
+    def.extend_from_slice(&[0x00, 0x00]);
+    let mut value = Vec::new();
+    wire::put_int(&mut value, 65);
+    value.push(0);
+    value.extend(std::iter::repeat_n(1u8, 100_000));
+    value.push(0);
+    let mut stream = Vec::new();
+    wire::put_message(&mut stream, &def);
+    wire::put_message(&mut stream, &value);
+    let mut dec = Decoder::new();
+    assert!(matches!(
+        dec.decode::<serde_json::Value>(&stream),
+        Err(GobError::Malformed(_))
+    ));
+    let mut dec = Decoder::new();
+    assert!(dec.decode::<serde::de::IgnoredAny>(&stream).is_err());
+    // Sixty levels are fine.
+    let mut shallow = Vec::new();
+    wire::put_int(&mut shallow, 65);
+    shallow.push(0);
+    shallow.extend(std::iter::repeat_n(1u8, 60));
+    shallow.push(0);
+    let mut stream = Vec::new();
+    wire::put_message(&mut stream, &def);
+    wire::put_message(&mut stream, &shallow);
+    assert!(
+        Decoder::new()
+            .decode::<serde_json::Value>(&stream)
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn a_stream_cannot_define_types_without_end() {
+    let mut stream = Vec::new();
+    for id in 65..65 + 5000 {
+        let mut def = Vec::new();
+        wire::put_int(&mut def, -id);
+        def.extend_from_slice(&[0x02, 0x01, 0x02]);
+        wire::put_int(&mut def, id);
+        def.extend_from_slice(&[0x00, 0x01, 0x04, 0x00, 0x00]);
+        wire::put_message(&mut stream, &def);
+    }
+    let mut input = StreamIn::default();
+    let mut bytes = &stream[..];
+    let mut defined = 0;
+    while let Ok(Some((s, e))) = next_message(bytes) {
+        if input.read(&bytes[s..e]).is_err() {
+            break;
+        }
+        defined += 1;
+        bytes = &bytes[e..];
+    }
+    assert_eq!(defined, 4096);
+}

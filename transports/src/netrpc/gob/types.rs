@@ -21,6 +21,10 @@ pub(crate) const INTERFACE: TypeId = 8;
 /// user type gets 65).
 const FIRST_USER: TypeId = 65;
 
+/// The most types one stream may define: a real service defines a few
+/// dozen; the cap bounds what a hostile stream can make a server keep.
+const MAX_TYPES: usize = 4096;
+
 /// A composite type a stream defined.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum WireType {
@@ -64,6 +68,11 @@ impl TypeTable {
         if id < FIRST_USER - 1 {
             return Err(GobError::Malformed(format!(
                 "a definition of built-in type {id}"
+            )));
+        }
+        if self.types.len() >= MAX_TYPES && !self.types.contains_key(&id) {
+            return Err(GobError::Malformed(format!(
+                "more than {MAX_TYPES} types on one stream"
             )));
         }
         let mut wire = None;
