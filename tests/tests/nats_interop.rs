@@ -324,6 +324,38 @@ fn a_subscriber_that_cannot_keep_up_never_stalls_its_connection() {
 }
 
 #[test]
+fn a_panicking_endpoint_fails_its_call_and_the_worker_serves_on() {
+    let server = NatsServer::start();
+    let conn = connect(&server);
+    let fragile = endpoint_fn(|_: &Context<'_>, req: UppercaseRequest| {
+        assert!(req.s != "boom", "the endpoint gave up");
+        Ok::<_, Error>(UppercaseReply {
+            v: req.s.to_uppercase(),
+            err: None,
+        })
+    });
+    // One worker: if it died, nothing after the panic would be served.
+    let _serving = Subscriber::json(fragile)
+        .serve(&conn, "svc.fragile", None, 1)
+        .unwrap();
+    conn.flush(Duration::from_secs(5)).unwrap();
+    let call = Publisher::<UppercaseRequest, UppercaseReply>::json(conn.clone(), "svc.fragile");
+    let cx = Context::background();
+    for _ in 0..3 {
+        assert_eq!(
+            call.call(&cx, UppercaseRequest { s: "boom".into() }),
+            Err(NatsError::Remote("the service failed".into()))
+        );
+        assert_eq!(
+            call.call(&cx, UppercaseRequest { s: "ok".into() })
+                .unwrap()
+                .v,
+            "OK"
+        );
+    }
+}
+
+#[test]
 fn calls_end_at_their_deadline_or_when_cancelled() {
     let server = NatsServer::start();
     let conn = connect(&server);

@@ -76,7 +76,15 @@ where
                 .name(format!("synkit-nats-{i}"))
                 .spawn(move || {
                     for msg in messages {
-                        this.serve_one(&conn, &msg);
+                        // A panicking endpoint fails its call, not the worker.
+                        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            this.serve_one(&conn, &msg);
+                        }));
+                        if served.is_err()
+                            && let Some(reply) = &msg.reply
+                        {
+                            let _ = conn.publish(reply, &error_body("the service failed"));
+                        }
                     }
                 })
                 .map_err(|e| NatsError::Io(e.to_string()))?;
