@@ -56,6 +56,8 @@ pub struct Args {
     /// `--nats nats://HOST:PORT`: also serve over NATS request-reply
     /// (stringsvc).
     pub nats: Option<String>,
+    /// `--grpc-addr HOST:PORT`: also serve gRPC there (addsvc).
+    pub grpc_addr: Option<String>,
     /// `--zipkin-url URL`: report spans to this Zipkin collector
     /// (`http://host:9411/api/v2/spans`), sampling every request.
     pub zipkin_url: Option<String>,
@@ -87,6 +89,7 @@ pub fn parse_for(default_addr: &str) -> Args {
         jsonrpc_addr: None,
         netrpc_addr: None,
         nats: None,
+        grpc_addr: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -99,6 +102,7 @@ pub fn parse_for(default_addr: &str) -> Args {
             ("--jsonrpc-addr", Some(v)) => args.jsonrpc_addr = Some(v),
             ("--netrpc-addr", Some(v)) => args.netrpc_addr = Some(v),
             ("--nats", Some(v)) => args.nats = Some(v),
+            ("--grpc-addr", Some(v)) => args.grpc_addr = Some(v),
             ("--proxy", Some(v)) => args.proxy = Some(v),
             ("--etcd", Some(v)) => args.etcd = Some(v),
             ("--etcd-prefix", Some(v)) => args.etcd_prefix = v,
@@ -141,7 +145,7 @@ pub fn parse_for(default_addr: &str) -> Args {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
-         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT|off] [--netrpc-addr HOST:PORT|off] [--nats URL]\n\
+         \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT|off] [--netrpc-addr HOST:PORT|off] [--grpc-addr HOST:PORT|off] [--nats URL]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"
     );

@@ -29,6 +29,10 @@
 pub(crate) mod engine;
 #[cfg(any(feature = "prometheus", feature = "statsd", feature = "zipkin"))]
 pub mod export;
+#[cfg(feature = "grpc")]
+pub mod grpc;
+#[cfg(feature = "grpc")]
+pub mod h2;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;
 #[cfg(feature = "jsonrpc")]

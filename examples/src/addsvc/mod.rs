@@ -12,6 +12,7 @@
 //! assert_eq!(Adder.concat("123456", "789012"), Err(AddError::MaxSizeExceeded));
 //! ```
 
+pub mod grpc;
 pub mod jsonrpc;
 pub mod transport;
 

@@ -1,6 +1,7 @@
-//! Go kit's addsvc over three transports at once, on Go kit addsvc's
+//! Go kit's addsvc over four transports at once, on Go kit addsvc's
 //! ports: HTTP on `--http-addr` (default 127.0.0.1:8081: `POST /sum`,
-//! `POST /concat`), JSON-RPC 2.0 on `--jsonrpc-addr` (default
+//! `POST /concat`), gRPC on `--grpc-addr` (default 127.0.0.1:8082:
+//! `pb.Add/Sum`, `pb.Add/Concat`), JSON-RPC 2.0 on `--jsonrpc-addr` (default
 //! 127.0.0.1:8084: methods `sum` and `concat`) and Go's net/rpc on
 //! `--netrpc-addr` (default 127.0.0.1:8085: `addsvc.Sum`, `addsvc.Concat`,
 //! in Go's JSON codec, its gob codec, and gob over HTTP at `/_goRPC_`, all
@@ -49,6 +50,14 @@ fn main() {
             "addsvc net/rpc (JSON, gob, gob over HTTP) listening on {}",
             server.local_addr()
         );
+        server
+    });
+    let grpc = cli::listen_addr(args.grpc_addr.as_deref(), Some("127.0.0.1:8082"));
+    let _grpc = grpc.map(|addr| {
+        let server = addsvc::grpc::server(Adder)
+            .bind(addr.as_str(), &args.config)
+            .unwrap_or_else(|e| exit("gRPC", &addr, e));
+        println!("addsvc gRPC (h2c) listening on {}", server.local_addr());
         server
     });
     cli::serve("addsvc", &args, router(Adder));

@@ -1,0 +1,58 @@
+//! gRPC over HTTP/2 cleartext, with Go kit's `transport/grpc` shape: a
+//! [`Server`] of methods (`/package.Service/Method`), each an endpoint
+//! between a decoded request message and an encoded reply; protobuf
+//! messages by `prost`; gRPC's status codes in trailers, mapped from
+//! synkit's error kinds and from the service's own errors through
+//! [`ToStatus`]; `grpc-timeout` as the call's deadline; length-prefixed
+//! messages up to [`MAX_MESSAGE`] (`RESOURCE_EXHAUSTED` beyond); and the
+//! standard health service (`grpc.health.v1.Health/Check`).
+
+mod server;
+mod status;
+
+pub use server::{GrpcHandle, Server};
+pub use status::{Code, Status, ToStatus};
+
+/// The largest message taken or sent by default: gRPC's 4 MiB.
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// Frames `message` as gRPC does: a zero "compressed" byte, the length as
+/// four big-endian bytes, the bytes.
+pub(crate) fn frame_message(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + message.len());
+    out.push(0);
+    out.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    out.extend_from_slice(message);
+    out
+}
+
+/// The one message in a unary call's body.
+pub(crate) fn unframe_message(body: &[u8], max: usize) -> Result<&[u8], Status> {
+    if body.len() < 5 {
+        return Err(Status::new(Code::Internal, "a message cut short"));
+    }
+    if body[0] != 0 {
+        return Err(Status::new(
+            Code::Unimplemented,
+            "compressed messages are not supported",
+        ));
+    }
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    if len > max {
+        return Err(Status::new(
+            Code::ResourceExhausted,
+            format!("a message of {len} bytes is over the limit of {max}"),
+        ));
+    }
+    if body.len() != 5 + len {
+        return Err(Status::new(
+            Code::Internal,
+            "the body is not one whole message",
+        ));
+    }
+    Ok(&body[5..])
+}

@@ -1,0 +1,226 @@
+//! Go kit's gRPC server: methods by path, each decode → endpoint → encode,
+//! on the engine's HTTP/2 sessions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message as _;
+use synkit_core::{Context, Endpoint};
+
+use super::status::percent_encode;
+use super::{Code, MAX_MESSAGE, Status, ToStatus, frame_message, unframe_message};
+use crate::engine::{self, Handle, Running, Stats};
+use crate::h2::server::Connection;
+use crate::h2::{Exchange, Response};
+use crate::http::server::ServerConfig;
+
+type Method = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
+
+/// A gRPC server: unary methods, each an endpoint between protobuf
+/// messages, served over HTTP/2 cleartext.
+///
+/// ```no_run
+/// use synkit_core::endpoint::endpoint_fn;
+/// use synkit_core::{Context, Error};
+/// use synkit_transports::grpc::Server;
+/// use synkit_transports::http::server::ServerConfig;
+///
+/// #[derive(Clone, PartialEq, prost::Message)]
+/// struct SumRequest { #[prost(int64, tag = "1")] a: i64, #[prost(int64, tag = "2")] b: i64 }
+/// #[derive(Clone, PartialEq, prost::Message)]
+/// struct SumReply { #[prost(int64, tag = "1")] v: i64, #[prost(string, tag = "2")] err: String }
+///
+/// let sum = endpoint_fn(|_: &Context<'_>, r: SumRequest| {
+///     Ok::<_, Error>(SumReply { v: r.a + r.b, err: String::new() })
+/// });
+/// let server = Server::new().method("/pb.Add/Sum", sum).bind("127.0.0.1:8082", &ServerConfig::default())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server {
+    methods: HashMap<String, Method>,
+    max_message: usize,
+    health: bool,
+}
+
+impl Default for Server {
+    fn default() -> Server {
+        Server {
+            methods: HashMap::new(),
+            max_message: MAX_MESSAGE,
+            health: true,
+        }
+    }
+}
+
+impl Server {
+    /// A server with no methods but the health check.
+    pub fn new() -> Server {
+        Server::default()
+    }
+
+    /// Serves `endpoint` at `path` (`/package.Service/Method`).
+    #[must_use]
+    pub fn method<E, Req>(mut self, path: &str, endpoint: E) -> Server
+    where
+        E: Endpoint<Req> + Send + Sync + 'static,
+        E::Response: prost::Message,
+        E::Error: ToStatus,
+        Req: prost::Message + Default,
+    {
+        let call = move |cx: &Context<'_>, message: &[u8]| -> Result<Vec<u8>, Status> {
+            let req = Req::decode(message).map_err(|e| {
+                Status::new(
+                    Code::InvalidArgument,
+                    format!("the request is not a valid message: {e}"),
+                )
+            })?;
+            let reply = endpoint.call(cx, req).map_err(|e| e.to_status())?;
+            Ok(reply.encode_to_vec())
+        };
+        self.methods.insert(path.to_owned(), Box::new(call));
+        self
+    }
+
+    /// The largest request message taken (default 4 MiB).
+    #[must_use]
+    pub fn max_message(mut self, bytes: usize) -> Server {
+        self.max_message = bytes;
+        self
+    }
+
+    /// Leaves out `grpc.health.v1.Health/Check`.
+    #[must_use]
+    pub fn without_health(mut self) -> Server {
+        self.health = false;
+        self
+    }
+
+    /// Serves on `addr` with `config`'s threads and limits; each call gets
+    /// `request_timeout`, or less if its `grpc-timeout` says so.
+    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<GrpcHandle> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let timeout = config.request_timeout;
+        // The body is the message and its 5-byte prefix.
+        let max_body = self.max_message.saturating_add(5);
+        let running = engine::start(
+            &listener,
+            config.engine("synkit-grpc"),
+            Arc::new(Stats::default()),
+            Methods(Arc::new(self)),
+            move |_| Connection::new(timeout, max_body),
+        )?;
+        Ok(GrpcHandle {
+            local_addr,
+            running,
+        })
+    }
+
+    fn serve(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Result<Vec<u8>, Status> {
+        let request = &exchange.request;
+        if request.method != "POST" {
+            return Err(Status::new(
+                Code::Unimplemented,
+                format!("{} is not POST", request.method),
+            ));
+        }
+        if !request
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/grpc"))
+        {
+            return Err(Status::new(
+                Code::Internal,
+                "the content type is not application/grpc",
+            ));
+        }
+        let message = unframe_message(&request.body, self.max_message)?;
+        if self.health && request.path == "/grpc.health.v1.Health/Check" {
+            // HealthCheckResponse{status: SERVING}.
+            return Ok(vec![0x08, 0x01]);
+        }
+        let Some(method) = self.methods.get(&request.path) else {
+            return Err(Status::new(
+                Code::Unimplemented,
+                format!("unknown method {}", request.path),
+            ));
+        };
+        cx.check().map_err(|e| e.to_status())?;
+        method(cx, message)
+    }
+}
+
+/// Writes a gRPC answer: the reply as one message and `grpc-status: 0`,
+/// or a trailers-only error.
+fn answer(exchange: &mut Exchange, outcome: Result<Vec<u8>, Status>) {
+    let headers = vec![("content-type".to_owned(), "application/grpc".to_owned())];
+    exchange.response = match outcome {
+        Ok(reply) => Response {
+            status: 200,
+            headers,
+            body: frame_message(&reply),
+            trailers: vec![("grpc-status".into(), "0".into())],
+        },
+        Err(status) => Response {
+            status: 200,
+            headers,
+            body: Vec::new(),
+            trailers: vec![
+                ("grpc-status".into(), (status.code as u8).to_string()),
+                ("grpc-message".into(), percent_encode(&status.message)),
+            ],
+        },
+    };
+}
+
+struct Methods(Arc<Server>);
+
+impl Handle<Connection> for Methods {
+    fn describe<'a>(&self, exchange: &'a Exchange) -> impl fmt::Display + 'a {
+        &exchange.request.path
+    }
+
+    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
+        let outcome = self.0.serve(cx, exchange);
+        answer(exchange, outcome);
+    }
+}
+
+/// A running gRPC server.
+pub struct GrpcHandle {
+    local_addr: SocketAddr,
+    running: Running,
+}
+
+impl GrpcHandle {
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sends GOAWAY, lets calls in flight finish for up to `grace`, stops.
+    pub fn shutdown(self, grace: Duration) {
+        self.running.shutdown(grace);
+    }
+}
+
+impl fmt::Debug for GrpcHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut paths: Vec<&String> = self.methods.keys().collect();
+        paths.sort();
+        f.debug_struct("Server")
+            .field("methods", &paths)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,61 @@
+//! HTTP/2 over cleartext with prior knowledge (h2c, RFC 9113), as much of
+//! it as gRPC needs, on the same engine as HTTP/1.1: a sans-IO connection
+//! state machine (`server::Connection`) that checks the preface, keeps
+//! SETTINGS, decodes header blocks (HEADERS + CONTINUATION), assembles
+//! requests from DATA, keeps connection- and stream-level flow control
+//! both ways, answers PING, honours `RST_STREAM` and GOAWAY, and writes each
+//! response as it finishes; every breach of the RFC gets the connection or
+//! stream error it prescribes.
+
+pub(crate) mod frame;
+pub(crate) mod hpack;
+pub(crate) mod server;
+
+pub use frame::ErrorCode;
+
+/// A request as HTTP/2 carried it.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// `:method`.
+    pub method: String,
+    /// `:path`.
+    pub path: String,
+    /// The other fields, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    /// The DATA frames' bytes.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first field named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response to write: headers, body, trailers. With an empty body and
+/// trailers given, the trailers go in the one HEADERS frame (gRPC's
+/// "trailers-only" response).
+#[derive(Debug, Default)]
+pub struct Response {
+    /// `:status`.
+    pub status: u16,
+    /// Fields sent before the body.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Fields sent after the body.
+    pub trailers: Vec<(String, String)>,
+}
+
+/// A request and, once served, its response.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    /// What came in.
+    pub request: Request,
+    /// What goes out.
+    pub response: Response,
+}

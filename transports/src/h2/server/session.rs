@@ -1,0 +1,113 @@
+//! The connection as the engine drives it.
+
+use synkit_core::time::Instant;
+
+use super::send::grpc_timeout;
+use super::{CONNECTION_WINDOW, Connection};
+use crate::engine::{Failure, Incoming, Now, Session};
+use crate::h2::frame::{self, ErrorCode};
+use crate::h2::{Exchange, Response};
+
+impl Session for Connection {
+    type Exchange = Exchange;
+
+    fn received(&mut self, bytes: &[u8], _now: &Now) {
+        self.input.extend_from_slice(bytes);
+        self.read_frames();
+    }
+
+    fn read_closed(&mut self, _now: &Now) {
+        self.read_closed = true;
+    }
+
+    fn cancel_on_read_close(&self) -> bool {
+        // A client that half-closes still reads its answers.
+        false
+    }
+
+    fn wants_read(&self) -> bool {
+        !self.read_closed && !self.broken && self.unwritten() <= 4 * CONNECTION_WINDOW as usize
+    }
+
+    fn next_request(&mut self, now: &Now) -> Option<Incoming<Exchange>> {
+        if self.broken {
+            return None;
+        }
+        while let Some(id) = self.ready.pop_front() {
+            let Some(stream) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            let request = std::mem::take(&mut stream.request);
+            let held = std::mem::take(&mut stream.held);
+            self.give_back(held);
+            let mut timeout = self.timeout;
+            if let Some(t) = request.header("grpc-timeout").and_then(grpc_timeout) {
+                timeout = timeout.min(t);
+            }
+            self.in_flight += 1;
+            return Some(Incoming {
+                id,
+                exchange: Exchange {
+                    request,
+                    response: Response::default(),
+                },
+                deadline: now.at.saturating_add(timeout),
+            });
+        }
+        None
+    }
+
+    fn respond(&mut self, id: u32, exchange: Exchange, _now: &Now) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.answer(id, exchange);
+    }
+
+    fn output(&self) -> &[u8] {
+        &self.output[self.written..]
+    }
+
+    fn wrote(&mut self, n: usize, _now: &Now) {
+        self.written += n;
+        if self.written == self.output.len() {
+            self.output.clear();
+            self.written = 0;
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+
+    fn on_timer(&mut self, _now: &Now) {}
+
+    fn shutdown(&mut self, _now: &Now) {
+        if !self.goaway_sent {
+            frame::put_goaway(&mut self.output, self.last_stream, ErrorCode::NoError, b"");
+            self.goaway_sent = true;
+        }
+    }
+
+    fn wants_close(&self) -> bool {
+        let idle = self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty();
+        let done = self.broken || self.read_closed || self.goaway_sent || self.goaway_received;
+        done && (idle || self.broken) && self.unwritten() == 0
+    }
+
+    fn fail(exchange: &mut Exchange, failure: Failure) {
+        // Answered as gRPC answers it: a trailers-only response.
+        let (code, message) = match failure {
+            Failure::Overloaded => ("14", "server overloaded"),
+            Failure::ExpiredInQueue => ("4", "deadline passed before the call was served"),
+            Failure::Panicked => ("13", "the service failed"),
+        };
+        exchange.response = Response {
+            status: 200,
+            headers: vec![("content-type".into(), "application/grpc".into())],
+            body: Vec::new(),
+            trailers: vec![
+                ("grpc-status".into(), code.into()),
+                ("grpc-message".into(), message.into()),
+            ],
+        };
+    }
+}

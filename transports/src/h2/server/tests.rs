@@ -1,0 +1,312 @@
+//! The connection driven by hand: a client's bytes in, frames out.
+
+use super::*;
+use crate::h2::Response;
+
+fn now() -> Now {
+    Now {
+        at: Instant::from_nanos(1_000_000),
+        unix_secs: 1,
+    }
+}
+
+/// A client's header block for a gRPC call on `path`.
+fn request_block(path: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (n, v) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", "x"),
+        ("content-type", "application/grpc"),
+        ("grpc-timeout", "100m"),
+    ] {
+        hpack::encode_field(&mut b, n.as_bytes(), v.as_bytes());
+    }
+    b
+}
+
+/// A connection past the preface and the client's SETTINGS, its own
+/// opening frames read away.
+fn open() -> Connection {
+    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut hello = frame::PREFACE.to_vec();
+    frame::put_settings(&mut hello, &[]);
+    c.received(&hello, &now());
+    let n = c.output().len();
+    c.wrote(n, &now());
+    c
+}
+
+/// The frames the connection wrote, as (type, flags, stream, payload).
+fn frames(c: &mut Connection) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let out = c.output().to_vec();
+    let n = out.len();
+    c.wrote(n, &now());
+    let mut all = Vec::new();
+    let mut rest = &out[..];
+    while let Ok(Some((h, p))) = frame::next(rest, 1 << 24) {
+        all.push((h.kind, h.flags, h.stream, p.to_vec()));
+        rest = &rest[9 + h.len..];
+    }
+    all
+}
+
+fn goaway_code(c: &mut Connection) -> Option<u32> {
+    frames(c)
+        .into_iter()
+        .find(|f| f.0 == kind::GOAWAY)
+        .map(|f| u32::from_be_bytes([f.3[4], f.3[5], f.3[6], f.3[7]]))
+}
+
+fn rst_code(c: &mut Connection, stream: u32) -> Option<u32> {
+    frames(c)
+        .into_iter()
+        .find(|f| f.0 == kind::RST_STREAM && f.2 == stream)
+        .map(|f| frame::u32_payload(&f.3).unwrap())
+}
+
+#[test]
+fn a_call_is_read_served_and_answered_within_the_window() {
+    let mut c = open();
+    let mut bytes = Vec::new();
+    frame::put_headers(&mut bytes, 1, &request_block("/pb.Add/Sum"), false, 16_384);
+    frame::put_data(&mut bytes, 1, &[0, 0, 0, 0, 2, 8, 1], true);
+    // Byte at a time.
+    for b in &bytes {
+        c.received(std::slice::from_ref(b), &now());
+    }
+    let incoming = c.next_request(&now()).expect("a request");
+    assert_eq!(incoming.id, 1);
+    assert_eq!(incoming.exchange.request.path, "/pb.Add/Sum");
+    assert_eq!(incoming.exchange.request.body, [0, 0, 0, 0, 2, 8, 1]);
+    // grpc-timeout 100m became the deadline.
+    assert_eq!(
+        incoming.deadline,
+        now().at.saturating_add(Duration::from_millis(100))
+    );
+    frames(&mut c);
+    // A response bigger than the peer's 65 535-byte window: the rest waits.
+    let mut exchange = incoming.exchange;
+    exchange.response = Response {
+        status: 200,
+        headers: vec![("content-type".into(), "application/grpc".into())],
+        body: vec![7; 100_000],
+        trailers: vec![("grpc-status".into(), "0".into())],
+    };
+    c.respond(1, exchange, &now());
+    let sent: usize = frames(&mut c)
+        .iter()
+        .filter(|f| f.0 == kind::DATA)
+        .map(|f| f.3.len())
+        .sum();
+    assert_eq!(sent, 65_535);
+    let mut more = Vec::new();
+    frame::put_window_update(&mut more, 0, 100_000);
+    frame::put_window_update(&mut more, 1, 100_000);
+    c.received(&more, &now());
+    let out = frames(&mut c);
+    let rest: usize = out
+        .iter()
+        .filter(|f| f.0 == kind::DATA)
+        .map(|f| f.3.len())
+        .sum();
+    assert_eq!(rest, 100_000 - 65_535);
+    let trailers = out.last().unwrap();
+    assert_eq!(
+        (trailers.0, trailers.1 & flag::END_STREAM),
+        (kind::HEADERS, flag::END_STREAM)
+    );
+    assert!(c.streams.is_empty());
+}
+
+/// Bytes written by `f`.
+fn bytes(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut b = Vec::new();
+    f(&mut b);
+    b
+}
+
+/// Client bytes that break the connection, and the code each must get.
+fn connection_breakers() -> Vec<(&'static str, Vec<u8>, u32)> {
+    let proto = ErrorCode::ProtocolError as u32;
+    let frame_size = ErrorCode::FrameSizeError as u32;
+    let call = request_block("/a/b");
+    vec![
+        ("no preface", b"GET / HTTP/1.1\r\n\r\n".to_vec(), proto),
+        (
+            "frame too big",
+            bytes(|b| frame::put_head(b, 20_000, kind::DATA, 0, 1)),
+            frame_size,
+        ),
+        (
+            "hpack garbage",
+            bytes(|b| frame::put_headers(b, 1, &[0xff; 6], true, 16_384)),
+            ErrorCode::CompressionError as u32,
+        ),
+        (
+            "even stream",
+            bytes(|b| frame::put_headers(b, 2, &call, true, 16_384)),
+            proto,
+        ),
+        (
+            "stream going backwards",
+            bytes(|b| {
+                frame::put_headers(b, 5, &call, true, 16_384);
+                frame::put_headers(b, 3, &call, true, 16_384);
+            }),
+            proto,
+        ),
+        (
+            "push promise",
+            bytes(|b| {
+                frame::put_head(b, 4, kind::PUSH_PROMISE, flag::END_HEADERS, 1);
+                b.extend_from_slice(&[0, 0, 0, 2]);
+            }),
+            proto,
+        ),
+        (
+            "window overflow",
+            bytes(|b| frame::put_window_update(b, 0, 0x7fff_ffff)),
+            ErrorCode::FlowControlError as u32,
+        ),
+        (
+            "header block interrupted",
+            bytes(|b| {
+                frame::put_head(b, 3, kind::HEADERS, 0, 1);
+                b.extend_from_slice(&call[..3]);
+                frame::put_ping(b, false, [0; 8]);
+            }),
+            proto,
+        ),
+        (
+            "ping of the wrong size",
+            bytes(|b| {
+                frame::put_head(b, 3, kind::PING, 0, 0);
+                b.extend_from_slice(&[1, 2, 3]);
+            }),
+            frame_size,
+        ),
+        (
+            "settings ack with a payload",
+            bytes(|b| {
+                frame::put_head(b, 6, kind::SETTINGS, flag::ACK, 0);
+                b.extend_from_slice(&[0; 6]);
+            }),
+            frame_size,
+        ),
+        (
+            "data on an idle stream",
+            bytes(|b| frame::put_data(b, 9, b"x", true)),
+            proto,
+        ),
+    ]
+}
+
+#[test]
+fn connection_errors_get_goaway_with_the_rfcs_code() {
+    for (what, bytes, code) in connection_breakers() {
+        let mut c = if what == "no preface" {
+            Connection::new(Duration::from_secs(5), 1 << 20)
+        } else {
+            open()
+        };
+        c.received(&bytes, &now());
+        assert_eq!(goaway_code(&mut c), Some(code), "{what}");
+        assert!(c.wants_close(), "{what}: closes once written");
+        assert!(c.next_request(&now()).is_none());
+    }
+}
+
+#[test]
+fn stream_errors_reset_only_that_stream() {
+    let mut c = open();
+    let mut b = Vec::new();
+    // Stream 1 completes; stream 3 then gets a zero `WINDOW_UPDATE`.
+    frame::put_headers(&mut b, 1, &request_block("/a/b"), true, 16_384);
+    frame::put_headers(&mut b, 3, &request_block("/a/b"), false, 16_384);
+    frame::put_window_update(&mut b, 3, 0);
+    c.received(&b, &now());
+    assert_eq!(rst_code(&mut c, 3), Some(ErrorCode::ProtocolError as u32));
+    assert_eq!(c.next_request(&now()).map(|i| i.id), Some(1));
+    // DATA after `END_STREAM`: STREAM_CLOSED.
+    let mut b = Vec::new();
+    frame::put_data(&mut b, 1, b"late", false);
+    c.received(&b, &now());
+    assert_eq!(rst_code(&mut c, 1), Some(ErrorCode::StreamClosed as u32));
+    // A request missing :path.
+    let mut block = Vec::new();
+    hpack::encode_field(&mut block, b":method", b"POST");
+    hpack::encode_field(&mut block, b":scheme", b"http");
+    let mut b = Vec::new();
+    frame::put_headers(&mut b, 5, &block, true, 16_384);
+    c.received(&b, &now());
+    assert_eq!(rst_code(&mut c, 5), Some(ErrorCode::ProtocolError as u32));
+    assert!(!c.broken);
+}
+
+#[test]
+fn too_many_streams_are_refused_and_a_reset_flood_ends_the_connection() {
+    let mut c = open();
+    let mut b = Vec::new();
+    for i in 0..=MAX_CONCURRENT_STREAMS {
+        frame::put_headers(&mut b, 2 * i + 1, &request_block("/a/b"), false, 16_384);
+    }
+    c.received(&b, &now());
+    let refused = 2 * MAX_CONCURRENT_STREAMS + 1;
+    assert_eq!(
+        rst_code(&mut c, refused),
+        Some(ErrorCode::RefusedStream as u32)
+    );
+    let mut b = Vec::new();
+    for _ in 0..=MAX_RESETS {
+        frame::put_rst_stream(&mut b, 1, ErrorCode::Cancel);
+    }
+    c.received(&b, &now());
+    assert_eq!(goaway_code(&mut c), Some(ErrorCode::EnhanceYourCalm as u32));
+}
+
+#[test]
+fn a_reset_stream_drops_its_answer_and_shutdown_says_goaway() {
+    let mut c = open();
+    let mut b = Vec::new();
+    frame::put_headers(&mut b, 1, &request_block("/a/b"), true, 16_384);
+    c.received(&b, &now());
+    let incoming = c.next_request(&now()).unwrap();
+    let mut b = Vec::new();
+    frame::put_rst_stream(&mut b, 1, ErrorCode::Cancel);
+    c.received(&b, &now());
+    frames(&mut c);
+    c.respond(1, incoming.exchange, &now());
+    assert!(
+        frames(&mut c).is_empty(),
+        "nothing written for a reset stream"
+    );
+    c.shutdown(&now());
+    let out = frames(&mut c);
+    assert_eq!(out.last().map(|f| f.0), Some(kind::GOAWAY));
+    assert!(c.wants_close());
+    // A PING is answered with its data.
+    let mut c = open();
+    let mut b = Vec::new();
+    frame::put_ping(&mut b, false, *b"abcdefgh");
+    c.received(&b, &now());
+    let pong = frames(&mut c).pop().unwrap();
+    assert_eq!(
+        (pong.0, pong.1, pong.3.as_slice()),
+        (kind::PING, flag::ACK, &b"abcdefgh"[..])
+    );
+}
+
+#[test]
+fn grpc_timeouts_are_read_in_every_unit() {
+    assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+    assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
+    assert_eq!(grpc_timeout("3S"), Some(Duration::from_secs(3)));
+    assert_eq!(grpc_timeout("250m"), Some(Duration::from_millis(250)));
+    assert_eq!(grpc_timeout("7u"), Some(Duration::from_micros(7)));
+    assert_eq!(grpc_timeout("9n"), Some(Duration::from_nanos(9)));
+    for bad in ["", "S", "123456789S", "5x", "-1S", "1.5S"] {
+        assert_eq!(grpc_timeout(bad), None, "{bad}");
+    }
+}
