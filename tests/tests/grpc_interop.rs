@@ -108,3 +108,189 @@ fn hex(s: &str) -> String {
         out
     })
 }
+
+const SERVER: &str = r#"
+import grpc, sys, time
+from concurrent import futures
+
+def varints(data):
+    fields, i = {}, 0
+    while i < len(data):
+        key, i = read_varint(data, i)
+        tag, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = read_varint(data, i)
+            if v >= 1 << 63:
+                v -= 1 << 64
+            fields[tag] = v
+        elif wire == 2:
+            n, i = read_varint(data, i)
+            fields[tag] = data[i:i + n]
+            i += n
+    return fields
+
+def read_varint(data, i):
+    shift = result = 0
+    while True:
+        b = data[i]; i += 1
+        result |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            return result, i
+
+def varint(n):
+    n &= (1 << 64) - 1
+    out = b""
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+def sum_(request, context):
+    f = varints(request)
+    a, b = f.get(1, 0), f.get(2, 0)
+    if a == 0 and b == 0:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "two zeroes, 100% refused")
+    if a == 999:
+        time.sleep(2)
+    return b"\x08" + varint(a + b)
+
+def concat(request, context):
+    f = varints(request)
+    v = f.get(1, b"") + f.get(2, b"")
+    return b"\x0a" + varint(len(v)) + v
+
+ident = lambda b: b
+handler = grpc.method_handlers_generic_handler("pb.Add", {
+    "Sum": grpc.unary_unary_rpc_method_handler(sum_, request_deserializer=ident, response_serializer=ident),
+    "Concat": grpc.unary_unary_rpc_method_handler(concat, request_deserializer=ident, response_serializer=ident),
+})
+server = grpc.server(futures.ThreadPoolExecutor(8), options=[("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)])
+server.add_generic_rpc_handlers((handler,))
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+server.wait_for_termination()
+"#;
+
+use synkit_core::{Context, Endpoint};
+use synkit_examples::addsvc::grpc::{ConcatReply, ConcatRequest, SumReply, SumRequest};
+use synkit_transports::grpc::{Client, Code};
+
+#[test]
+fn synkits_client_calls_pythons_grpcio_server() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Killed(
+        Command::new(PYTHON)
+            .args(["-c", SERVER])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the system python3"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().expect("the server's port");
+    let client = std::sync::Arc::new(Client::new(([127, 0, 0, 1], port).into()));
+    let sum = client
+        .clone()
+        .endpoint::<SumRequest, SumReply>("/pb.Add/Sum");
+    let root = Context::background();
+    let cx = root.with_timeout(Duration::from_secs(10));
+    assert_eq!(sum.call(&cx, SumRequest { a: 1, b: 2 }).unwrap().v, 3);
+    assert_eq!(sum.call(&cx, SumRequest { a: -10, b: 2 }).unwrap().v, -8);
+    let refused = sum.call(&cx, SumRequest { a: 0, b: 0 }).unwrap_err();
+    assert_eq!(
+        (refused.code, refused.message.as_str()),
+        (Code::InvalidArgument, "two zeroes, 100% refused")
+    );
+    let big = "x".repeat(3 << 20);
+    let concat = client
+        .clone()
+        .endpoint::<ConcatRequest, ConcatReply>("/pb.Add/Concat");
+    let joined = concat
+        .call(
+            &cx,
+            ConcatRequest {
+                a: big.clone(),
+                b: "!".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(joined.v.len(), big.len() + 1);
+    let unknown = client
+        .call::<_, SumReply>(&cx, "/pb.Add/Nope", &SumRequest { a: 1, b: 1 })
+        .unwrap_err();
+    assert_eq!(unknown.code, Code::Unimplemented, "{unknown}");
+    // The deadline ends a slow call, and the connection serves on.
+    let short = root.with_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        sum.call(&short, SumRequest { a: 999, b: 1 })
+            .unwrap_err()
+            .code,
+        Code::DeadlineExceeded
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    std::thread::scope(|s| {
+        for t in 0..8i64 {
+            let sum = &sum;
+            s.spawn(move || {
+                for i in 0..50 {
+                    let a = t * 1000 + i + 1;
+                    assert_eq!(
+                        sum.call(&Context::background(), SumRequest { a, b: 1 })
+                            .unwrap()
+                            .v,
+                        a + 1
+                    );
+                }
+            });
+        }
+    });
+    drop(child);
+}
+
+/// A child process killed when dropped, even by a failing assertion.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn synkits_client_calls_synkits_server_under_load() {
+    let server = ours();
+    let client = std::sync::Arc::new(Client::new(server.local_addr()));
+    let sum = client
+        .clone()
+        .endpoint::<SumRequest, SumReply>("/pb.Add/Sum");
+    std::thread::scope(|s| {
+        for t in 0..16i64 {
+            let sum = &sum;
+            s.spawn(move || {
+                for i in 0..200 {
+                    let a = t * 1000 + i + 1;
+                    assert_eq!(
+                        sum.call(&Context::background(), SumRequest { a, b: 1 })
+                            .unwrap()
+                            .v,
+                        a + 1
+                    );
+                }
+            });
+        }
+    });
+    let zero = sum
+        .call(&Context::background(), SumRequest { a: 0, b: 0 })
+        .unwrap();
+    assert_eq!(zero.err, "can't sum two zeroes");
+    server.shutdown(Duration::from_secs(1));
+}

@@ -7,9 +7,11 @@
 //! messages up to [`MAX_MESSAGE`] (`RESOURCE_EXHAUSTED` beyond); and the
 //! standard health service (`grpc.health.v1.Health/Check`).
 
+mod client;
 mod server;
 mod status;
 
+pub use client::{Client, MethodEndpoint};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};
 

@@ -142,6 +142,30 @@ pub(crate) fn percent_encode(message: &str) -> String {
     out
 }
 
+/// Undoes [`percent_encode`]; malformed escapes are kept as they are.
+pub(crate) fn percent_decode(message: &str) -> String {
+    let bytes = message.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +189,7 @@ mod tests {
         let m = "100% sure: naïve\nline";
         let e = percent_encode(m);
         assert_eq!(e, "100%25 sure: na%C3%AFve%0Aline");
+        assert_eq!(percent_decode(&e), m);
+        assert_eq!(percent_decode("bad %zz %4"), "bad %zz %4");
     }
 }
