@@ -43,8 +43,17 @@ pub fn binary(name: &str) -> PathBuf {
     let out_dir = root.join("target").join("go-peers");
     std::fs::create_dir_all(&out_dir).expect("create target/go-peers");
     let out = out_dir.join(name);
+    // A peer with protobuf definitions (tests/go/proto/NAME/PKG/*.proto)
+    // gets their Go code generated first, into a GOPATH of its own, by
+    // Debian's protoc and protoc-gen-go (plugins=grpc).
+    let generated = out_dir.join("gen");
+    let protos = root.join("tests").join("go").join("proto").join(name);
+    if protos.is_dir() {
+        generate_protos(&protos, &generated.join("src").join(name));
+    }
     let gopath = format!(
-        "{}:/usr/share/gocode",
+        "{}:{}:/usr/share/gocode",
+        generated.display(),
         root.join("tests").join("go").display()
     );
     let compile = Command::new("go")
@@ -67,6 +76,33 @@ pub fn binary(name: &str) -> PathBuf {
         .get_or_insert_with(HashMap::new)
         .insert(name.to_owned(), out.clone());
     out
+}
+
+/// Runs protoc for every package directory under `protos`, writing the
+/// Go code to the same package path under `out`.
+fn generate_protos(protos: &Path, out: &Path) {
+    for package in std::fs::read_dir(protos)
+        .expect("read the proto directory")
+        .flatten()
+    {
+        let dir = package.path();
+        let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("read a proto package")
+            .flatten()
+            .map(|f| f.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "proto"))
+            .collect();
+        let target = out.join(package.file_name());
+        std::fs::create_dir_all(&target).expect("create the generated package");
+        let status = Command::new("protoc")
+            .arg(format!("--go_out=plugins=grpc:{}", target.display()))
+            .arg("-I")
+            .arg(&dir)
+            .args(&files)
+            .status()
+            .expect("run protoc (apt-get install protobuf-compiler golang-goprotobuf-dev)");
+        assert!(status.success(), "protoc failed for {}", dir.display());
+    }
 }
 
 /// A free loopback port (bound and released: good enough for tests).

@@ -93,7 +93,10 @@ fn pythons_grpcio_calls_synkits_server() {
     assert_eq!(got["health"], "0801");
     assert_eq!(
         got["unknown"],
-        json!(["StatusCode.UNIMPLEMENTED", "unknown method /pb.Add/Nope"])
+        json!([
+            "StatusCode.UNIMPLEMENTED",
+            "unknown method Nope for service pb.Add"
+        ])
     );
     assert_eq!(got["garbage"][0], "StatusCode.INVALID_ARGUMENT");
     assert_eq!(got["huge"][0], "StatusCode.RESOURCE_EXHAUSTED");
@@ -293,4 +296,121 @@ fn synkits_client_calls_synkits_server_under_load() {
         .unwrap();
     assert_eq!(zero.err, "can't sum two zeroes");
     server.shutdown(Duration::from_secs(1));
+}
+
+fn go_kit_client(addr: &str, method: &str, a: &str, b: &str) -> Value {
+    let out = Command::new(synkit_tests::gokit::binary("kitgrpc"))
+        .args([
+            "-mode", "client", "-addr", addr, "-method", method, "-a", a, "-b", b,
+        ])
+        .output()
+        .expect("run Go kit's gRPC client");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Go kit's own addsvc gRPC server on a free port.
+fn go_kit_server() -> (synkit_tests::examples::Process, std::net::SocketAddr) {
+    let addr = synkit_tests::gokit::free_addr();
+    let process = synkit_tests::examples::Process::start_command(
+        Command::new(synkit_tests::gokit::binary("kitgrpc")).args(["-listen", &addr.to_string()]),
+    );
+    assert!(synkit_tests::registry::within(
+        Duration::from_secs(10),
+        || { std::net::TcpStream::connect(addr).is_ok() }
+    ));
+    (process, addr)
+}
+
+#[test]
+fn go_kits_client_gets_the_same_answers_from_synkit_as_from_go_kit() {
+    let server = ours();
+    let (_kit, kit) = go_kit_server();
+    let (ours, kit) = (server.local_addr().to_string(), kit.to_string());
+    for (method, a, b) in [
+        ("Sum", "1", "2"),
+        ("Sum", "-7", "3"),
+        ("Sum", "0", "0"),
+        ("Sum", "2147483647", "1"),
+        ("Concat", "ab", "cd"),
+        ("Concat", "123456", "789012"),
+        ("Nope", "a", "b"),
+    ] {
+        let theirs = go_kit_client(&kit, method, a, b);
+        let mine = go_kit_client(&ours, method, a, b);
+        assert_eq!(mine, theirs, "{method}({a}, {b})");
+    }
+    assert_eq!(
+        go_kit_client(&ours, "Sum", "1", "2"),
+        json!({"v": 3, "err": ""})
+    );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn synkits_client_calls_go_kits_server() {
+    let (_kit, kit) = go_kit_server();
+    let client = std::sync::Arc::new(Client::new(kit));
+    let root = Context::background();
+    let cx = root.with_timeout(Duration::from_secs(5));
+    let sum = client
+        .clone()
+        .endpoint::<SumRequest, SumReply>("/pb.Add/Sum");
+    assert_eq!(
+        sum.call(&cx, SumRequest { a: 40, b: 2 }).unwrap(),
+        SumReply {
+            v: 42,
+            err: String::new()
+        }
+    );
+    assert_eq!(
+        sum.call(&cx, SumRequest { a: 0, b: 0 }).unwrap().err,
+        "can't sum two zeroes"
+    );
+    let concat = client
+        .clone()
+        .endpoint::<ConcatRequest, ConcatReply>("/pb.Add/Concat");
+    assert_eq!(
+        concat
+            .call(
+                &cx,
+                ConcatRequest {
+                    a: "go".into(),
+                    b: "kit".into()
+                }
+            )
+            .unwrap()
+            .v,
+        "gokit"
+    );
+    let unknown = client
+        .call::<_, SumReply>(&cx, "/pb.Add/Nope", &SumRequest::default())
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code, unknown.message.as_str()),
+        (
+            Code::Unimplemented,
+            "unknown method Nope for service pb.Add"
+        )
+    );
+    std::thread::scope(|s| {
+        for t in 0..8i64 {
+            let sum = &sum;
+            s.spawn(move || {
+                for i in 0..100 {
+                    let a = t * 1000 + i + 1;
+                    assert_eq!(
+                        sum.call(&Context::background(), SumRequest { a, b: 1 })
+                            .unwrap()
+                            .v,
+                        a + 1
+                    );
+                }
+            });
+        }
+    });
 }

@@ -143,13 +143,33 @@ impl Server {
             return Ok(vec![0x08, 0x01]);
         }
         let Some(method) = self.methods.get(&request.path) else {
-            return Err(Status::new(
-                Code::Unimplemented,
-                format!("unknown method {}", request.path),
-            ));
+            return Err(self.unknown(&request.path));
         };
         cx.check().map_err(|e| e.to_status())?;
         method(cx, message)
+    }
+}
+
+impl Server {
+    /// Go's grpc server's words for a path it does not serve.
+    fn unknown(&self, path: &str) -> Status {
+        let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return Status::new(
+                Code::Unimplemented,
+                format!("malformed method name: {path:?}"),
+            );
+        };
+        let prefix = format!("/{service}/");
+        let known = self.methods.keys().any(|k| k.starts_with(&prefix))
+            || (self.health && service == "grpc.health.v1.Health");
+        if known {
+            Status::new(
+                Code::Unimplemented,
+                format!("unknown method {method} for service {service}"),
+            )
+        } else {
+            Status::new(Code::Unimplemented, format!("unknown service {service}"))
+        }
     }
 }
 
