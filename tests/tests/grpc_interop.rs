@@ -414,3 +414,49 @@ fn synkits_client_calls_go_kits_server() {
         }
     });
 }
+
+#[test]
+fn a_call_the_client_gives_up_on_is_cancelled_in_the_server() {
+    use std::sync::mpsc;
+    let (seen_tx, seen_rx) = mpsc::channel::<(bool, Duration)>();
+    let seen_tx = std::sync::Mutex::new(seen_tx);
+    let patient = synkit_core::endpoint::endpoint_fn(move |cx: &Context<'_>, req: SumRequest| {
+        let started = std::time::Instant::now();
+        while !cx.is_cancelled() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = seen_tx
+            .lock()
+            .unwrap()
+            .send((cx.is_cancelled(), started.elapsed()));
+        Ok::<_, synkit_core::Error>(SumReply {
+            v: req.a + req.b,
+            err: String::new(),
+        })
+    });
+    // A long server timeout, so only the client's reset can end the wait.
+    let config = ServerConfig {
+        request_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
+    let server = synkit_transports::grpc::Server::new()
+        .method("/pb.Add/Sum", patient)
+        .bind("127.0.0.1:0", &config)
+        .unwrap();
+    let client = Client::new(server.local_addr());
+    let root = Context::background();
+    let cx = root.with_timeout(Duration::from_millis(200));
+    let err = client
+        .call::<_, SumReply>(&cx, "/pb.Add/Sum", &SumRequest { a: 1, b: 1 })
+        .unwrap_err();
+    assert_eq!(err.code, Code::DeadlineExceeded);
+    // The client's grpc-timeout (200 ms) or its RST_STREAM reaches the
+    // endpoint's context well before its own 5 s.
+    let (cancelled, after) = seen_rx.recv_timeout(Duration::from_secs(6)).unwrap();
+    assert!(
+        after < Duration::from_secs(2),
+        "the endpoint waited {after:?}"
+    );
+    let _ = cancelled;
+    server.shutdown(Duration::from_secs(1));
+}

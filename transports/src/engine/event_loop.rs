@@ -51,8 +51,10 @@ struct Conn<S> {
     /// only while a write is stuck, since every ACK would otherwise wake
     /// the loop for nothing.
     watching_writes: bool,
-    /// The cancellation token of the request with a worker, if any.
-    cancel: Option<Arc<CancelToken>>,
+    /// The cancellation tokens of the requests with a worker, by request
+    /// id (one for HTTP/1.1; one per call in flight for multiplexed
+    /// protocols).
+    cancels: Vec<(u32, Arc<CancelToken>)>,
     /// A token no one else holds any more, kept for the next request.
     spare_cancel: Option<Arc<CancelToken>>,
     /// Set once the session is done: our side is shut, and what the client
@@ -208,7 +210,7 @@ where
         }
         // Past the grace period: whatever still runs is told to stop.
         for c in self.conns.iter().flatten() {
-            if let Some(cancel) = &c.cancel {
+            for (_, cancel) in &c.cancels {
                 cancel.cancel();
             }
         }
@@ -286,7 +288,7 @@ where
                 readable: false,
                 writable: true,
                 watching_writes: false,
-                cancel: None,
+                cancels: Vec::new(),
                 spare_cancel: None,
                 lingering: None,
             });
@@ -322,6 +324,11 @@ where
                     }
                     Ok(n) => {
                         c.session.received(&self.scratch[..n], now);
+                        while let Some(id) = c.session.take_cancelled() {
+                            if let Some((_, cancel)) = c.cancels.iter().find(|(i, _)| *i == id) {
+                                cancel.cancel();
+                            }
+                        }
                         progressed = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
@@ -420,10 +427,10 @@ where
     /// wants that.
     fn read_ended(c: &mut Conn<S>, now: &Now) {
         c.session.read_closed(now);
-        if let Some(cancel) = &c.cancel
-            && c.session.cancel_on_read_close()
-        {
-            cancel.cancel();
+        if c.session.cancel_on_read_close() {
+            for (_, cancel) in &c.cancels {
+                cancel.cancel();
+            }
         }
     }
 
@@ -473,7 +480,7 @@ where
                 match jobs.try_send(job) {
                     Ok(()) => {
                         if let Some(c) = self.conns[i].as_mut() {
-                            c.cancel = Some(cancel);
+                            c.cancels.push((id, cancel));
                         }
                     }
                     Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
@@ -501,7 +508,8 @@ where
             }
             // The worker let go of its handle before answering: reuse the
             // token unless someone still holds it.
-            if let Some(mut token) = c.cancel.take()
+            let mine = c.cancels.iter().position(|(id, _)| *id == done.id);
+            if let Some(mut token) = mine.map(|at| c.cancels.swap_remove(at).1)
                 && let Some(exclusive) = Arc::get_mut(&mut token)
             {
                 exclusive.reset();
@@ -533,7 +541,7 @@ where
 
     fn close(&mut self, i: usize) {
         if let Some(mut c) = self.conns.get_mut(i).and_then(Option::take) {
-            if let Some(cancel) = &c.cancel {
+            for (_, cancel) in &c.cancels {
                 cancel.cancel();
             }
             let _ = self.poll.registry().deregister(&mut c.stream);

@@ -108,6 +108,11 @@ pub(crate) trait Session: Send + 'static {
     fn cancel_on_read_close(&self) -> bool {
         true
     }
+    /// A request the peer no longer wants (HTTP/2's `RST_STREAM`), whose
+    /// worker is told through its context; `None` when there is none.
+    fn take_cancelled(&mut self) -> Option<u32> {
+        None
+    }
     /// Whether the loop should read from the socket now. False bounds the
     /// session's memory: the loop leaves the bytes in the kernel.
     fn wants_read(&self) -> bool;

@@ -96,6 +96,8 @@ pub(crate) struct Connection {
     timeout: Duration,
     /// The most bytes one request body may have.
     max_body: usize,
+    /// Streams being served that the client reset: their workers are told.
+    cancelled: Vec<u32>,
     /// Our connection window: request bytes held before a service takes
     /// them, at most.
     window: u32,
@@ -149,6 +151,7 @@ impl Connection {
             timeout,
             max_body,
             window,
+            cancelled: Vec::new(),
         }
     }
 
@@ -175,9 +178,12 @@ impl Connection {
 
     fn forget(&mut self, id: u32) {
         // A stream being served keeps no entry: its answer, when it comes,
-        // is dropped.
+        // is dropped, and its worker told to stop.
         if let Some(stream) = self.streams.remove(&id) {
             self.give_back(stream.held);
+            if matches!(stream.state, StreamState::Serving) {
+                self.cancelled.push(id);
+            }
         }
         self.ready.retain(|&r| r != id);
     }

@@ -20,6 +20,10 @@ impl Session for Connection {
         self.read_closed = true;
     }
 
+    fn take_cancelled(&mut self) -> Option<u32> {
+        self.cancelled.pop()
+    }
+
     fn cancel_on_read_close(&self) -> bool {
         // A client that half-closes still reads its answers.
         false
