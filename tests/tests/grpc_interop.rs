@@ -460,3 +460,93 @@ fn a_call_the_client_gives_up_on_is_cancelled_in_the_server() {
     let _ = cancelled;
     server.shutdown(Duration::from_secs(1));
 }
+
+/// A server whose hooks speak metadata: the endpoint answers with the
+/// caller's `x-user`, the after hook sets a header and a trailer, a
+/// finalizer counts calls by code.
+fn hooked(finished: std::sync::Arc<std::sync::Mutex<Vec<(String, Code)>>>) -> GrpcHandle {
+    use synkit_transports::grpc::{Metadata, metadata};
+    let greet = synkit_core::endpoint::endpoint_fn(|cx: &Context<'_>, _: ConcatRequest| {
+        let user = metadata(cx)
+            .and_then(|md| md.get("x-user"))
+            .unwrap_or("nobody");
+        Ok::<_, synkit_core::Error>(ConcatReply {
+            v: format!("hello {user}"),
+            err: String::new(),
+        })
+    });
+    synkit_transports::grpc::Server::new()
+        .method("/pb.Add/Concat", greet)
+        .before(|_: &Context<'_>, md: &mut Metadata| {
+            if md.get("x-user") == Some("root") {
+                md.set("x-user", "(refused)");
+            }
+        })
+        .after(
+            |cx: &Context<'_>, header: &mut Metadata, trailer: &mut Metadata| {
+                header.insert("x-greeting", "hi");
+                let user = metadata(cx).and_then(|md| md.get("x-user")).unwrap_or("");
+                trailer.insert("x-served-for", user);
+            },
+        )
+        .finalizer(move |_: &Context<'_>, path: &str, code: Code| {
+            finished.lock().unwrap().push((path.to_owned(), code));
+        })
+        .bind("127.0.0.1:0", &ServerConfig::default())
+        .unwrap()
+}
+
+#[test]
+fn metadata_travels_both_ways_through_go_kits_hooks() {
+    use synkit_transports::grpc::Metadata;
+    let finished = std::sync::Arc::default();
+    let server = hooked(std::sync::Arc::clone(&finished));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen_by_hook = seen.clone();
+    let client = Client::new(server.local_addr())
+        .before(|_: &Context<'_>, md: &mut Metadata| md.insert("X-User", "ada"))
+        .after(
+            move |_: &Context<'_>, header: &Metadata, trailer: &Metadata| {
+                seen_by_hook.lock().unwrap().push((
+                    header.get("x-greeting").map(str::to_owned),
+                    trailer.get("x-served-for").map(str::to_owned),
+                ));
+            },
+        );
+    let cx = Context::background();
+    let reply: ConcatReply = client
+        .call(&cx, "/pb.Add/Concat", &ConcatRequest::default())
+        .unwrap();
+    assert_eq!(reply.v, "hello ada");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Some("hi".to_owned()), Some("ada".to_owned()))]
+    );
+    // Python's grpcio sends and reads metadata the same way.
+    let script = r#"
+import grpc, json, sys
+ch = grpc.insecure_channel(sys.argv[1])
+m = ch.unary_unary("/pb.Add/Concat", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+out = []
+for user in ["py", "root"]:
+    reply, call = m.with_call(b"", metadata=(("x-user", user),), timeout=5)
+    out.append([reply.decode()[2:], dict(call.initial_metadata()).get("x-greeting"), dict(call.trailing_metadata()).get("x-served-for")])
+print(json.dumps(out))
+"#;
+    let got = python(script, &server.local_addr().to_string());
+    assert_eq!(
+        got,
+        json!([
+            ["hello py", "hi", "py"],
+            ["hello (refused)", "hi", "(refused)"]
+        ])
+    );
+    let _ = client.call::<_, ConcatReply>(&cx, "/pb.Add/Nope", &ConcatRequest::default());
+    let finished = finished.lock().unwrap().clone();
+    assert_eq!(finished.len(), 4);
+    assert_eq!(
+        finished[3],
+        ("/pb.Add/Nope".to_owned(), Code::Unimplemented)
+    );
+    server.shutdown(Duration::from_secs(1));
+}

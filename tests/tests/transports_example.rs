@@ -36,9 +36,19 @@ fn addsvc_serves_every_transport_and_stringcli_calls_each() {
     let dir = scratch("addsvc");
     let (http, jsonrpc, netrpc) = (free_addr(), free_addr(), free_addr());
     let (h, j, n) = (http.to_string(), jsonrpc.to_string(), netrpc.to_string());
+    let g = free_addr().to_string();
     let _addsvc = Process::start(
         "addsvc",
-        &["--http-addr", &h, "--jsonrpc-addr", &j, "--netrpc-addr", &n],
+        &[
+            "--http-addr",
+            &h,
+            "--jsonrpc-addr",
+            &j,
+            "--netrpc-addr",
+            &n,
+            "--grpc-addr",
+            &g,
+        ],
         &dir.join("addsvc.log"),
     );
     assert!(listening(http) && listening(jsonrpc) && listening(netrpc));
@@ -99,11 +109,16 @@ fn addsvc_serves_every_transport_and_stringcli_calls_each() {
 #[test]
 fn addsvc_listens_on_go_kits_ports_unless_told_off() {
     let dir = scratch("addsvc-defaults");
-    let defaults: [SocketAddr; 3] =
-        ["127.0.0.1:8081", "127.0.0.1:8084", "127.0.0.1:8085"].map(|a| a.parse().unwrap());
+    let defaults: [SocketAddr; 4] = [
+        "127.0.0.1:8081",
+        "127.0.0.1:8084",
+        "127.0.0.1:8085",
+        "127.0.0.1:8082",
+    ]
+    .map(|a| a.parse().unwrap());
     assert!(
         defaults.iter().all(|a| TcpStream::connect(a).is_err()),
-        "something else already listens on 8081, 8084 or 8085"
+        "something else already listens on 8081, 8082, 8084 or 8085"
     );
     {
         let _addsvc = Process::start("addsvc", &[], &dir.join("all.log"));
@@ -121,11 +136,18 @@ fn addsvc_listens_on_go_kits_ports_unless_told_off() {
     // JSON-RPC and net/rpc off: only HTTP listens.
     let mut addsvc = Process::start(
         "addsvc",
-        &["--jsonrpc-addr", "off", "--netrpc-addr", "off"],
+        &[
+            "--jsonrpc-addr",
+            "off",
+            "--netrpc-addr",
+            "off",
+            "--grpc-addr",
+            "off",
+        ],
         &dir.join("http-only.log"),
     );
     assert!(listening(defaults[0]));
-    assert!(TcpStream::connect(defaults[1]).is_err() && TcpStream::connect(defaults[2]).is_err());
+    assert!(defaults[1..].iter().all(|a| TcpStream::connect(a).is_err()));
     addsvc.signal("TERM");
     assert!(addsvc.wait(), "a clean exit on SIGTERM");
 }

@@ -17,8 +17,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use prost::Message;
 use synkit_core::{Context, Endpoint};
 
+use super::metadata::{ClientAfter, ClientBefore};
 use super::status::percent_decode;
-use super::{Code, MAX_MESSAGE, Status, frame_message, unframe_message};
+use super::{Code, MAX_MESSAGE, Metadata, Status, frame_message, unframe_message};
 use crate::h2::frame::{self, ErrorCode, flag, kind, setting};
 use crate::h2::hpack::{self, BlockDecoder};
 
@@ -29,10 +30,19 @@ struct Gathered {
     grpc_status: Option<String>,
     grpc_message: Option<String>,
     http_status: Option<String>,
+    header: Metadata,
+    trailer: Metadata,
 }
 
-/// A call's outcome: the reply's body, or why there is none.
-type Outcome = Result<Vec<u8>, Status>;
+/// A successful call's reply body, with the answer's metadata.
+struct Reply {
+    body: Vec<u8>,
+    header: Metadata,
+    trailer: Metadata,
+}
+
+/// A call's outcome: the reply, or why there is none.
+type Outcome = Result<Reply, Status>;
 
 /// The connection's shared state.
 struct State {
@@ -65,6 +75,8 @@ pub struct Client {
     authority: String,
     conn: Mutex<Option<Arc<Conn>>>,
     max_message: usize,
+    before: Vec<ClientBefore>,
+    after: Vec<ClientAfter>,
 }
 
 impl Client {
@@ -75,7 +87,31 @@ impl Client {
             authority: addr.to_string(),
             conn: Mutex::new(None),
             max_message: MAX_MESSAGE,
+            before: Vec::new(),
+            after: Vec::new(),
         }
+    }
+
+    /// Go kit's `ClientBefore`: `f` writes each call's metadata (trace
+    /// headers, credentials).
+    #[must_use]
+    pub fn before(
+        mut self,
+        f: impl Fn(&Context<'_>, &mut Metadata) + Send + Sync + 'static,
+    ) -> Client {
+        self.before.push(Box::new(f));
+        self
+    }
+
+    /// Go kit's `ClientAfter`: `f` reads each successful answer's header
+    /// and trailer metadata.
+    #[must_use]
+    pub fn after(
+        mut self,
+        f: impl Fn(&Context<'_>, &Metadata, &Metadata) + Send + Sync + 'static,
+    ) -> Client {
+        self.after.push(Box::new(f));
+        self
     }
 
     /// Calls `path` (`/package.Service/Method`) with `request`.
@@ -87,7 +123,10 @@ impl Client {
     ) -> Result<Resp, Status> {
         cx.check().map_err(|e| super::ToStatus::to_status(&e))?;
         let reply = self.unary(cx, path, &frame_message(&request.encode_to_vec()))?;
-        let message = unframe_message(&reply, self.max_message)?;
+        for after in &self.after {
+            after(cx, &reply.header, &reply.trailer);
+        }
+        let message = unframe_message(&reply.body, self.max_message)?;
         Resp::decode(message).map_err(|e| {
             Status::new(
                 Code::Internal,
@@ -117,7 +156,7 @@ impl Client {
         Ok(conn)
     }
 
-    fn unary(&self, cx: &Context<'_>, path: &str, body: &[u8]) -> Result<Vec<u8>, Status> {
+    fn unary(&self, cx: &Context<'_>, path: &str, body: &[u8]) -> Result<Reply, Status> {
         let left = cx.remaining().unwrap_or(Duration::from_secs(3600));
         let until = Instant::now() + left;
         let conn = self.connection(left)?;
@@ -132,6 +171,13 @@ impl Client {
             ("te", "trailers"),
             ("user-agent", "synkit-grpc"),
         ] {
+            hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+        }
+        let mut md = Metadata::new();
+        for before in &self.before {
+            before(cx, &mut md);
+        }
+        for (name, value) in md.iter() {
             hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
         }
         if cx.remaining().is_some() {
@@ -464,6 +510,8 @@ fn on_headers(
     {
         let mut state = lock(&conn.state);
         let mut gathered = state.calls.get_mut(&id).map(|(_, g)| g);
+        // A second header block is the trailers.
+        let trailers = gathered.as_ref().is_some_and(|g| g.http_status.is_some());
         decoder
             .decode(&b, |name, value| {
                 let Some(g) = gathered.as_mut() else { return };
@@ -472,7 +520,15 @@ fn on_headers(
                     b":status" => g.http_status = Some(value),
                     b"grpc-status" => g.grpc_status = Some(value),
                     b"grpc-message" => g.grpc_message = Some(value),
-                    _ => {}
+                    _ => {
+                        let name = String::from_utf8_lossy(name);
+                        let md = if trailers {
+                            &mut g.trailer
+                        } else {
+                            &mut g.header
+                        };
+                        md.insert(&name, &value);
+                    }
                 }
             })
             .map_err(|e| format!("a header block that does not decode: {e}"))?;
@@ -517,7 +573,11 @@ fn finish(state: &mut State, id: u32) {
         return;
     };
     let outcome = match (g.http_status.as_deref(), g.grpc_status.as_deref()) {
-        (Some("200"), Some("0")) => Ok(g.body),
+        (Some("200"), Some("0")) => Ok(Reply {
+            body: g.body,
+            header: g.header,
+            trailer: g.trailer,
+        }),
         (Some("200"), Some(code)) => Err(Status::new(
             Code::from_i32(code.parse().unwrap_or(2)),
             percent_decode(g.grpc_message.as_deref().unwrap_or("")),

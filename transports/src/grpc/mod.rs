@@ -8,10 +8,12 @@
 //! standard health service (`grpc.health.v1.Health/Check`).
 
 mod client;
+mod metadata;
 mod server;
 mod status;
 
 pub use client::{Client, MethodEndpoint};
+pub use metadata::{Metadata, metadata};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};
 

@@ -11,8 +11,9 @@ use std::time::Duration;
 use prost::Message as _;
 use synkit_core::{Context, Endpoint};
 
+use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
-use super::{Code, MAX_MESSAGE, Status, ToStatus, frame_message, unframe_message};
+use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, frame_message, unframe_message};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Response};
@@ -44,6 +45,10 @@ pub struct Server {
     methods: HashMap<String, Method>,
     max_message: usize,
     health: bool,
+    before: Vec<ServerBefore>,
+    after: Vec<ServerAfter>,
+    on_error: Vec<ErrorHandler>,
+    finalizers: Vec<Finalizer>,
 }
 
 impl Default for Server {
@@ -52,6 +57,10 @@ impl Default for Server {
             methods: HashMap::new(),
             max_message: MAX_MESSAGE,
             health: true,
+            before: Vec::new(),
+            after: Vec::new(),
+            on_error: Vec::new(),
+            finalizers: Vec::new(),
         }
     }
 }
@@ -92,6 +101,50 @@ impl Server {
         self
     }
 
+    /// Go kit's `ServerBefore`: `f` sees (and may change) each request's
+    /// metadata before the endpoint runs; the endpoint reads it with
+    /// [`metadata`](super::metadata).
+    #[must_use]
+    pub fn before(
+        mut self,
+        f: impl Fn(&Context<'_>, &mut Metadata) + Send + Sync + 'static,
+    ) -> Server {
+        self.before.push(Box::new(f));
+        self
+    }
+
+    /// Go kit's `ServerAfter`: `f` sets the header and trailer metadata of
+    /// each successful answer.
+    #[must_use]
+    pub fn after(
+        mut self,
+        f: impl Fn(&Context<'_>, &mut Metadata, &mut Metadata) + Send + Sync + 'static,
+    ) -> Server {
+        self.after.push(Box::new(f));
+        self
+    }
+
+    /// Go kit's `ServerErrorHandler`: `f` is told of every failed call.
+    #[must_use]
+    pub fn error_handler(
+        mut self,
+        f: impl Fn(&Context<'_>, &Status) + Send + Sync + 'static,
+    ) -> Server {
+        self.on_error.push(Box::new(f));
+        self
+    }
+
+    /// Go kit's `ServerFinalizer`: `f` is told how every call ended, with
+    /// its method's path.
+    #[must_use]
+    pub fn finalizer(
+        mut self,
+        f: impl Fn(&Context<'_>, &str, Code) + Send + Sync + 'static,
+    ) -> Server {
+        self.finalizers.push(Box::new(f));
+        self
+    }
+
     /// Leaves out `grpc.health.v1.Health/Check`.
     #[must_use]
     pub fn without_health(mut self) -> Server {
@@ -118,6 +171,45 @@ impl Server {
             local_addr,
             running,
         })
+    }
+
+    /// Serves one call: hooks, then the method, then hooks; its answer and
+    /// the metadata to send with it.
+    fn serve_call(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Exchange,
+    ) -> (Result<Vec<u8>, Status>, Metadata, Metadata) {
+        let mut md = Metadata::from_fields(
+            exchange
+                .request
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        for before in &self.before {
+            before(cx, &mut md);
+        }
+        let cx = cx.with_value(&md);
+        let outcome = self.serve(&cx, exchange);
+        let (mut header, mut trailer) = (Metadata::new(), Metadata::new());
+        match &outcome {
+            Ok(_) => {
+                for after in &self.after {
+                    after(&cx, &mut header, &mut trailer);
+                }
+            }
+            Err(status) => {
+                for handler in &self.on_error {
+                    handler(&cx, status);
+                }
+            }
+        }
+        let code = outcome.as_ref().map_or_else(|s| s.code, |_| Code::Ok);
+        for finalizer in &self.finalizers {
+            finalizer(&cx, &exchange.request.path, code);
+        }
+        (outcome, header, trailer)
     }
 
     fn serve(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Result<Vec<u8>, Status> {
@@ -174,15 +266,23 @@ impl Server {
 }
 
 /// Writes a gRPC answer: the reply as one message and `grpc-status: 0`,
-/// or a trailers-only error.
-fn answer(exchange: &mut Exchange, outcome: Result<Vec<u8>, Status>) {
-    let headers = vec![("content-type".to_owned(), "application/grpc".to_owned())];
+/// or a trailers-only error; with the metadata the hooks set.
+fn answer(
+    exchange: &mut Exchange,
+    outcome: Result<Vec<u8>, Status>,
+    header: Metadata,
+    trailer: Metadata,
+) {
+    let mut headers = vec![("content-type".to_owned(), "application/grpc".to_owned())];
+    headers.extend(header.into_pairs());
     exchange.response = match outcome {
         Ok(reply) => Response {
             status: 200,
             headers,
             body: frame_message(&reply),
-            trailers: vec![("grpc-status".into(), "0".into())],
+            trailers: std::iter::once(("grpc-status".into(), "0".into()))
+                .chain(trailer.into_pairs())
+                .collect(),
         },
         Err(status) => Response {
             status: 200,
@@ -204,8 +304,8 @@ impl Handle<Connection> for Methods {
     }
 
     fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
-        let outcome = self.0.serve(cx, exchange);
-        answer(exchange, outcome);
+        let (outcome, header, trailer) = self.0.serve_call(cx, exchange);
+        answer(exchange, outcome, header, trailer);
     }
 }
 
