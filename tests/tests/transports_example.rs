@@ -79,6 +79,18 @@ fn addsvc_serves_every_transport_and_stringcli_calls_each() {
         ]),
         "ab"
     );
+    assert_eq!(
+        cli(&["--transport", "grpc", "--url", &g, "sum", "20", "22"]),
+        "42"
+    );
+    assert_eq!(
+        cli(&["--transport", "grpc", "--url", &g, "concat", "g", "rpc"]),
+        "grpc"
+    );
+    assert_eq!(
+        cli(&["--transport", "grpc", "--url", &g, "sum", "0", "0"]),
+        "error: can't sum two zeroes"
+    );
     for codec in ["gob", "json", "http"] {
         let args = [
             "--transport",

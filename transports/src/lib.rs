@@ -71,4 +71,12 @@ pub mod fuzzing {
     pub fn connection(bytes: &[u8]) {
         crate::http::server::fuzz_connection(bytes);
     }
+
+    /// Feeds the HTTP/2 preface and then `bytes` to an HTTP/2 server
+    /// connection (frames, header blocks through HPACK, flow control),
+    /// answering every request, and checks its bounds.
+    #[cfg(feature = "grpc")]
+    pub fn h2(bytes: &[u8]) {
+        crate::h2::server::fuzz::fuzz_stream(bytes);
+    }
 }

@@ -2,18 +2,20 @@
 //! transports they serve (`--transport`, default http):
 //!
 //! ```text
-//! stringcli [--transport http|jsonrpc|netrpc|nats] [--url URL] [--timeout-ms 1000]
+//! stringcli [--transport http|jsonrpc|netrpc|nats|grpc] [--url URL] [--timeout-ms 1000]
 //!           [--netrpc-codec gob|json|http] (uppercase S | count S | sum A B | concat A B)
 //! stringcli uppercase "hello"                                   # HTTP, stringsvc on :8080
 //! stringcli --url http://127.0.0.1:8081 sum 1 2                 # HTTP, addsvc on :8081
 //! stringcli --transport jsonrpc sum 1 2                         # addsvc's JSON-RPC on :8084
 //! stringcli --transport netrpc concat 1 2                       # addsvc's net/rpc (gob) on :8085
 //! stringcli --transport nats uppercase hello                    # stringsvc --nats, NATS on :4222
+//! stringcli --transport grpc sum 1 2                            # addsvc's gRPC (h2c) on :8082
 //! ```
 //!
 //! `--url` defaults to the transport's usual place: `http://127.0.0.1:8080`
 //! for http (8081 for sum and concat: addsvc), `http://127.0.0.1:8084` for
-//! jsonrpc, `127.0.0.1:8085` for netrpc, `nats://127.0.0.1:4222` for nats.
+//! jsonrpc, `127.0.0.1:8085` for netrpc, `nats://127.0.0.1:4222` for nats,
+//! `127.0.0.1:8082` for grpc (addsvc's `pb.Add`: sum and concat).
 //! net/rpc methods are `StringService.Uppercase`, `StringService.Count`,
 //! `addsvc.Sum` and `addsvc.Concat`; NATS subjects `stringsvc.uppercase`
 //! and so on. Exit status 0 with the result on stdout; 1 with the error
@@ -25,6 +27,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use synkit_core::{Context, Endpoint};
+use synkit_examples::addsvc::grpc::{ConcatReply, ConcatRequest, SumReply, SumRequest};
+use synkit_transports::grpc::Client as GrpcClient;
 use synkit_transports::http::Method;
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
@@ -87,7 +91,7 @@ impl Call<'_> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: stringcli [--transport http|jsonrpc|netrpc|nats] [--url URL] [--timeout-ms N]\n\
+        "{problem}\nusage: stringcli [--transport http|jsonrpc|netrpc|nats|grpc] [--url URL] [--timeout-ms N]\n\
          \x20                [--netrpc-codec gob|json|http] (uppercase S | count S | sum A B | concat A B)"
     );
     std::process::exit(2);
@@ -128,6 +132,35 @@ fn netrpc(cx: &Context<'_>, addr: &str, codec: Codec, call: &Call<'_>) -> Result
         Call::Concat(a, b) => client.call(cx, "addsvc.Concat", &Pair { a: *a, b: *b }),
     };
     out.map_err(|e| e.to_string())
+}
+
+fn grpc(cx: &Context<'_>, addr: &str, call: &Call<'_>) -> Result<Reply, String> {
+    let addr = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("not an address: {addr:?}"))?;
+    let client = GrpcClient::new(addr);
+    let reply = |v: serde_json::Value, err: String| Reply {
+        v,
+        err: (!err.is_empty()).then_some(err),
+    };
+    match call {
+        Call::Sum(a, b) => client
+            .call::<_, SumReply>(cx, "/pb.Add/Sum", &SumRequest { a: *a, b: *b })
+            .map(|r| reply(r.v.into(), r.err)),
+        Call::Concat(a, b) => {
+            let req = ConcatRequest {
+                a: (*a).to_owned(),
+                b: (*b).to_owned(),
+            };
+            client
+                .call::<_, ConcatReply>(cx, "/pb.Add/Concat", &req)
+                .map(|r| reply(r.v.into(), r.err))
+        }
+        _ => return Err("over gRPC, only addsvc's sum and concat are served".into()),
+    }
+    .map_err(|e| e.to_string())
 }
 
 fn nats(cx: &Context<'_>, url: &str, call: &Call<'_>) -> Result<Reply, String> {
@@ -200,8 +233,9 @@ fn main() {
         ("jsonrpc", _) => "http://127.0.0.1:8084",
         ("netrpc", _) => "127.0.0.1:8085",
         ("nats", _) => "nats://127.0.0.1:4222",
+        ("grpc", _) => "127.0.0.1:8082",
         (other, _) => usage(&format!(
-            "--transport takes http, jsonrpc, netrpc or nats, not {other:?}"
+            "--transport takes http, jsonrpc, netrpc, nats or grpc, not {other:?}"
         )),
     };
     let url = url.as_deref().unwrap_or(default_url);
@@ -209,6 +243,7 @@ fn main() {
         "http" => http(&cx, url, &call),
         "jsonrpc" => jsonrpc(&cx, url, &call),
         "netrpc" => netrpc(&cx, url, codec, &call),
+        "grpc" => grpc(&cx, url, &call),
         _ => nats(&cx, url, &call),
     };
     match out {

@@ -10,6 +10,8 @@ use super::Request;
 use super::frame::{self, ErrorCode, Head, flag, kind, setting};
 use super::hpack::BlockDecoder;
 
+#[cfg(any(test, fuzzing))]
+pub(crate) mod fuzz;
 mod send;
 mod session;
 

@@ -310,3 +310,33 @@ fn grpc_timeouts_are_read_in_every_unit() {
         assert_eq!(grpc_timeout(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn the_fuzz_driver_survives_known_streams_and_random_ones() {
+    // Every breaker above, in several splits.
+    for (_, bytes, _) in connection_breakers() {
+        for split in [1u8, 7, 200] {
+            let mut input = vec![split; 8];
+            input.extend_from_slice(&bytes);
+            super::fuzz::fuzz_stream(&input);
+        }
+    }
+    // A well-formed call, then pseudo-random bytes from a fixed seed.
+    let mut good = vec![3u8; 8];
+    frame::put_settings(&mut good, &[]);
+    frame::put_headers(&mut good, 1, &request_block("/a/b"), false, 16_384);
+    frame::put_data(&mut good, 1, &[0, 0, 0, 0, 1, 7], true);
+    super::fuzz::fuzz_stream(&good);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..300 {
+        let mut bytes = good.clone();
+        for _ in 0..64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = usize::try_from(x % bytes.len() as u64).unwrap_or(0);
+            bytes[at] = x.to_le_bytes()[3];
+        }
+        super::fuzz::fuzz_stream(&bytes);
+    }
+}
