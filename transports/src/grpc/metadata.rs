@@ -73,15 +73,10 @@ impl Metadata {
         self.pairs.is_empty()
     }
 
-    /// The metadata among a request's or response's header fields.
-    pub(crate) fn from_fields<'a>(
-        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Metadata {
-        let mut md = Metadata::new();
-        for (name, value) in fields {
-            md.insert(name, value);
-        }
-        md
+    /// A request's fields as metadata, in place: the reserved ones dropped.
+    pub(crate) fn from_pairs(mut pairs: Vec<(String, String)>) -> Metadata {
+        pairs.retain(|(n, _)| !is_reserved(n) && !n.starts_with(':'));
+        Metadata { pairs }
     }
 
     pub(crate) fn into_pairs(self) -> Vec<(String, String)> {

@@ -180,18 +180,30 @@ impl Server {
         cx: &Context<'_>,
         exchange: &mut Exchange,
     ) -> (Result<Vec<u8>, Status>, Metadata, Metadata) {
-        let mut md = Metadata::from_fields(
-            exchange
+        let grpc = exchange.request.method == "POST"
+            && exchange
                 .request
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/grpc"));
+        // The request's fields become its metadata, moved, not copied.
+        let mut md = Metadata::from_pairs(std::mem::take(&mut exchange.request.headers));
         for before in &self.before {
             before(cx, &mut md);
         }
         let cx = cx.with_value(&md);
-        let outcome = self.serve(&cx, exchange);
+        let outcome = if grpc {
+            self.serve(&cx, exchange)
+        } else if exchange.request.method == "POST" {
+            Err(Status::new(
+                Code::Internal,
+                "the content type is not application/grpc",
+            ))
+        } else {
+            Err(Status::new(
+                Code::Unimplemented,
+                format!("{} is not POST", exchange.request.method),
+            ))
+        };
         let (mut header, mut trailer) = (Metadata::new(), Metadata::new());
         match &outcome {
             Ok(_) => {
@@ -214,21 +226,6 @@ impl Server {
 
     fn serve(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Result<Vec<u8>, Status> {
         let request = &exchange.request;
-        if request.method != "POST" {
-            return Err(Status::new(
-                Code::Unimplemented,
-                format!("{} is not POST", request.method),
-            ));
-        }
-        if !request
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("application/grpc"))
-        {
-            return Err(Status::new(
-                Code::Internal,
-                "the content type is not application/grpc",
-            ));
-        }
         let message = unframe_message(&request.body, self.max_message)?;
         if self.health && request.path == "/grpc.health.v1.Health/Check" {
             // HealthCheckResponse{status: SERVING}.

@@ -1,10 +1,14 @@
-//! Header blocks. Decoding is `loona-hpack`'s (Huffman, the dynamic
-//! table, size updates); encoding is ours and keeps no state: every field
-//! is a literal "without indexing", its name indexed when the static
-//! table has it. That costs a few bytes a response and means our side
-//! never has a dynamic table whose size the peer must track.
+//! HPACK (RFC 7541), our own: a decoder with the static and dynamic tables,
+//! size updates and Huffman strings (decoded with the canonical code's
+//! first-code-per-length tables, no map lookups), and a stateless encoder:
+//! every field a literal "without indexing", its name indexed when the
+//! static table has it. The encoder costs a few bytes a response and keeps
+//! no dynamic table whose size the peer must track.
 
-use loona_hpack::Decoder;
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+
+use super::tables::{HUFFMAN, STATIC_TABLE};
 
 /// Static table names (RFC 7541 Appendix A) a response uses.
 const STATIC_NAMES: &[(&[u8], usize)] = &[
@@ -46,37 +50,213 @@ pub(crate) fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     put_string(out, value);
 }
 
-/// One connection's decoding state.
+/// The canonical Huffman code, arranged for decoding: for each length,
+/// the first code, how many codes, and where its symbols start.
+struct Huffman {
+    first: [u32; 31],
+    count: [u32; 31],
+    offset: [usize; 31],
+    symbols: Vec<u16>,
+}
+
+fn huffman() -> &'static Huffman {
+    static TABLE: OnceLock<Huffman> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut by_length: Vec<(u8, u32, u16)> = HUFFMAN
+            .iter()
+            .enumerate()
+            .map(|(sym, &(code, len))| (len, code, u16::try_from(sym).unwrap_or(256)))
+            .collect();
+        by_length.sort_unstable();
+        let mut h = Huffman {
+            first: [0; 31],
+            count: [0; 31],
+            offset: [0; 31],
+            symbols: by_length.iter().map(|e| e.2).collect(),
+        };
+        for (i, &(len, code, _)) in by_length.iter().enumerate().rev() {
+            let l = usize::from(len);
+            h.first[l] = code;
+            h.offset[l] = i;
+            h.count[l] += 1;
+        }
+        h
+    })
+}
+
+/// Decodes a Huffman-coded string (RFC 7541 §5.2).
+fn huffman_decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let h = huffman();
+    let (mut code, mut len) = (0u32, 0usize);
+    for &byte in bytes {
+        for shift in (0..8).rev() {
+            code = (code << 1) | u32::from((byte >> shift) & 1);
+            len += 1;
+            if len > 30 {
+                return Err("a Huffman code longer than any".into());
+            }
+            if h.count[len] > 0 && code >= h.first[len] && code - h.first[len] < h.count[len] {
+                let sym = h.symbols[h.offset[len] + (code - h.first[len]) as usize];
+                if sym == 256 {
+                    return Err("EOS inside a Huffman string".into());
+                }
+                out.push(u8::try_from(sym).unwrap_or(0));
+                code = 0;
+                len = 0;
+            }
+        }
+    }
+    // Padding: at most 7 bits, all ones (the EOS code's prefix).
+    if len > 7 || code != (1 << len) - 1 {
+        return Err("bad Huffman padding".into());
+    }
+    Ok(())
+}
+
+/// Reads an integer with an `n`-bit prefix (RFC 7541 §5.1).
+fn get_int(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, String> {
+    let first = *block.get(*pos).ok_or("a block that ends in an integer")?;
+    *pos += 1;
+    let max = (1usize << n) - 1;
+    let mut value = usize::from(first) & max;
+    if value < max {
+        return Ok(value);
+    }
+    for shift in (0..).step_by(7).take(5) {
+        let b = *block.get(*pos).ok_or("a block that ends in an integer")?;
+        *pos += 1;
+        value = value
+            .checked_add(usize::from(b & 0x7f) << shift)
+            .ok_or("an integer out of range")?;
+        if b & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err("an integer out of range".into())
+}
+
+/// Reads a string literal (RFC 7541 §5.2) into `out`.
+fn get_string(block: &[u8], pos: &mut usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let huffman_coded = block.get(*pos).is_some_and(|b| b & 0x80 != 0);
+    let len = get_int(block, pos, 7)?;
+    let end = pos
+        .checked_add(len)
+        .filter(|&e| e <= block.len())
+        .ok_or("a string past the block")?;
+    let bytes = &block[*pos..end];
+    *pos = end;
+    out.clear();
+    if huffman_coded {
+        huffman_decode(bytes, out)
+    } else {
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// One connection's decoding state: the peer's dynamic table.
+#[derive(Debug)]
 pub(crate) struct BlockDecoder {
-    inner: Decoder<'static>,
+    entries: VecDeque<(Vec<u8>, Vec<u8>)>,
+    size: usize,
+    max: usize,
+    /// What our `SETTINGS_HEADER_TABLE_SIZE` allows the peer.
+    allowed: usize,
 }
 
 impl BlockDecoder {
-    /// A decoder allowing the peer a dynamic table of `table_size` bytes
-    /// (what our `SETTINGS_HEADER_TABLE_SIZE` says).
+    /// A decoder allowing the peer a dynamic table of `table_size` bytes.
     pub(crate) fn new(table_size: usize) -> BlockDecoder {
-        let mut inner = Decoder::new();
-        inner.set_max_allowed_table_size(table_size);
-        BlockDecoder { inner }
+        BlockDecoder {
+            entries: VecDeque::new(),
+            size: 0,
+            max: table_size,
+            allowed: table_size,
+        }
     }
 
-    /// Decodes a whole header block, calling `field` for each field; false
-    /// stops early, with the rest still decoded (the table must stay in
-    /// step). An error is the connection's `COMPRESSION_ERROR`.
+    fn evict(&mut self) {
+        while self.size > self.max {
+            let Some((n, v)) = self.entries.pop_back() else {
+                break;
+            };
+            self.size -= n.len() + v.len() + 32;
+        }
+    }
+
+    fn insert(&mut self, name: Vec<u8>, value: Vec<u8>) {
+        let size = name.len() + value.len() + 32;
+        if size > self.max {
+            // Too big for the table: it empties it (§4.4).
+            self.entries.clear();
+            self.size = 0;
+            return;
+        }
+        self.size += size;
+        self.entries.push_front((name, value));
+        self.evict();
+    }
+
+    fn field(&self, index: usize) -> Result<(&[u8], &[u8]), String> {
+        match index {
+            0 => Err("index 0".into()),
+            1..=61 => {
+                let (n, v) = STATIC_TABLE[index - 1];
+                Ok((n, v))
+            }
+            _ => self
+                .entries
+                .get(index - 62)
+                .map(|(n, v)| (n.as_slice(), v.as_slice()))
+                .ok_or_else(|| format!("index {index} past the table")),
+        }
+    }
+
+    /// Decodes a whole header block, calling `field` for each field. An
+    /// error is the connection's `COMPRESSION_ERROR`.
     pub(crate) fn decode(
         &mut self,
         block: &[u8],
         mut field: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), String> {
-        self.inner
-            .decode_with_cb(block, |name, value| field(&name, &value))
-            .map_err(|e| format!("{e:?}"))
-    }
-}
-
-impl std::fmt::Debug for BlockDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockDecoder").finish_non_exhaustive()
+        let (mut pos, mut fields) = (0, 0);
+        let (mut name, mut value) = (Vec::new(), Vec::new());
+        while pos < block.len() {
+            let b = block[pos];
+            if b & 0x80 != 0 {
+                let index = get_int(block, &mut pos, 7)?;
+                let (n, v) = self.field(index)?;
+                field(n, v);
+            } else if b & 0xe0 == 0x20 {
+                // A dynamic table size update: only before the fields.
+                if fields > 0 {
+                    return Err("a table size update after a field".into());
+                }
+                let max = get_int(block, &mut pos, 5)?;
+                if max > self.allowed {
+                    return Err("a table size over what we allow".into());
+                }
+                self.max = max;
+                self.evict();
+                continue;
+            } else {
+                let indexing = b & 0xc0 == 0x40;
+                let index = get_int(block, &mut pos, if indexing { 6 } else { 4 })?;
+                if index == 0 {
+                    get_string(block, &mut pos, &mut name)?;
+                } else {
+                    name.clear();
+                    name.extend_from_slice(self.field(index)?.0);
+                }
+                get_string(block, &mut pos, &mut value)?;
+                field(&name, &value);
+                if indexing {
+                    self.insert(name.clone(), value.clone());
+                }
+            }
+            fields += 1;
+        }
+        Ok(())
     }
 }
 
@@ -99,15 +279,20 @@ mod tests {
         assert_eq!(got[0], (b":status".to_vec(), b"200".to_vec()));
         assert_eq!(got[2], (b"grpc-status".to_vec(), b"0".to_vec()));
         assert_eq!(got[3].1.len(), 300);
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn rfc_7541_requests_decode() {
         // RFC 7541 C.4.1-C.4.3: requests with Huffman coding and the
         // dynamic table, on one decoder.
-        let hex = |s: &str| -> Vec<u8> {
-            let s: String = s.split_whitespace().collect();
-            (0..s.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-                .collect()
-        };
         let mut dec = BlockDecoder::new(4096);
         let mut fields = |block: &str| {
             let mut all = Vec::new();
@@ -150,6 +335,79 @@ mod tests {
                 "custom-key: custom-value"
             ]
         );
+    }
+
+    #[test]
+    fn rfc_7541_responses_decode_with_eviction() {
+        // RFC 7541 C.6: responses with Huffman coding and a 256-byte
+        // table, so entries are evicted.
+        let mut dec = BlockDecoder::new(256);
+        let mut fields = |block: &str| {
+            let mut all = Vec::new();
+            dec.decode(&hex(block), |n, v| {
+                all.push(format!(
+                    "{}: {}",
+                    String::from_utf8_lossy(n),
+                    String::from_utf8_lossy(v)
+                ));
+            })
+            .unwrap();
+            all
+        };
+        let date1 = "date: Mon, 21 Oct 2013 20:13:21 GMT";
+        assert_eq!(
+            fields(
+                "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3"
+            ),
+            [
+                ":status: 302",
+                "cache-control: private",
+                date1,
+                "location: https://www.example.com"
+            ]
+        );
+        assert_eq!(
+            fields("4883 640e ffc1 c0bf"),
+            [
+                ":status: 307",
+                "cache-control: private",
+                date1,
+                "location: https://www.example.com"
+            ]
+        );
+        assert_eq!(
+            fields(
+                "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed 4ee5 b106 3d50 07"
+            ),
+            [
+                ":status: 200",
+                "cache-control: private",
+                "date: Mon, 21 Oct 2013 20:13:22 GMT",
+                "location: https://www.example.com",
+                "content-encoding: gzip",
+                "set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        // Random blocks: errors or fields, never a panic; the table stays
+        // within its size.
+        let mut dec = BlockDecoder::new(256);
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..2000 {
+            let block: Vec<u8> = (0..24)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x.to_le_bytes()[5]
+                })
+                .collect();
+            let _ = dec.decode(&block, |_, _| {});
+            assert!(dec.size <= dec.max && dec.max <= 256);
+        }
         // Garbage is an error, not a panic.
         for bad in [
             &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..],

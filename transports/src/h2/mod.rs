@@ -10,6 +10,7 @@
 pub(crate) mod frame;
 pub(crate) mod hpack;
 pub(crate) mod server;
+mod tables;
 
 pub use frame::ErrorCode;
 

@@ -100,6 +100,10 @@ pub(crate) struct Connection {
     max_body: usize,
     /// Streams being served that the client reset: their workers are told.
     cancelled: Vec<u32>,
+    /// Connection window bytes given back but not yet announced.
+    owed: u32,
+    /// Request bytes held across all streams.
+    held_total: u32,
     /// Our connection window: request bytes held before a service takes
     /// them, at most.
     window: u32,
@@ -154,6 +158,8 @@ impl Connection {
             max_body,
             window,
             cancelled: Vec::new(),
+            owed: 0,
+            held_total: 0,
         }
     }
 
@@ -182,7 +188,7 @@ impl Connection {
         // A stream being served keeps no entry: its answer, when it comes,
         // is dropped, and its worker told to stop.
         if let Some(stream) = self.streams.remove(&id) {
-            self.give_back(stream.held);
+            self.release(stream.held);
             if matches!(stream.state, StreamState::Serving) {
                 self.cancelled.push(id);
             }
@@ -190,11 +196,21 @@ impl Connection {
         self.ready.retain(|&r| r != id);
     }
 
+    /// Lets go of `held` request bytes a stream had buffered.
+    pub(super) fn release(&mut self, held: u32) {
+        self.held_total = self.held_total.saturating_sub(held);
+        self.give_back(held);
+    }
+
     /// Opens the connection window again for `n` bytes the service took
-    /// (or that were thrown away).
+    /// (or that were thrown away): batched, one `WINDOW_UPDATE` once a
+    /// sixteenth of the window is owed, as HTTP/2 stacks do, not one per
+    /// request.
     fn give_back(&mut self, n: u32) {
-        if n > 0 {
-            frame::put_window_update(&mut self.output, 0, n);
+        self.owed = self.owed.saturating_add(n);
+        if self.owed >= self.window / 16 {
+            frame::put_window_update(&mut self.output, 0, self.owed);
+            self.owed = 0;
         }
     }
 
@@ -214,10 +230,13 @@ impl Connection {
             self.input.drain(..frame::PREFACE.len());
             self.preface = true;
         }
+        // The input is taken out while its frames are read, so each payload
+        // is read where it lies, not copied.
+        let input = std::mem::take(&mut self.input);
         let mut used = 0;
         while !self.broken {
-            let (head, payload) = match frame::next(&self.input[used..], MAX_FRAME) {
-                Ok(Some((head, payload))) => (head, payload.to_vec()),
+            let (head, payload) = match frame::next(&input[used..], MAX_FRAME) {
+                Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(code) => {
                     self.fail(code, "a frame over the size we allow");
@@ -225,9 +244,13 @@ impl Connection {
                 }
             };
             used += 9 + head.len;
-            self.frame(head, &payload);
+            self.frame(head, payload);
         }
-        self.input.drain(..used.min(self.input.len()));
+        let mut input = input;
+        input.drain(..used.min(input.len()));
+        // Bytes that arrived meanwhile cannot: `received` appends only
+        // after this returns.
+        self.input = input;
     }
 
     fn frame(&mut self, head: Head, payload: &[u8]) {
@@ -428,26 +451,22 @@ impl Connection {
         if stream.request.body.len() + data.len() > self.max_body {
             // Answered now (gRPC's RESOURCE_EXHAUSTED), and the client told
             // to stop sending (§8.1).
-            let taken = stream.held + len_u32;
+            let stream_held = stream.held;
             self.streams.remove(&id);
-            self.give_back(taken);
+            self.release(stream_held);
+            self.give_back(len_u32);
             self.too_large(id);
             return Ok(());
         }
         stream.held += len_u32;
         stream.request.body.extend_from_slice(data);
-        // The stream's window opens again as its bytes arrive; the
-        // connection's when the service takes them.
-        if len_u32 > 0 {
+        self.held_total = self.held_total.saturating_add(len_u32);
+        // The stream's window opens again as its bytes arrive (unless it
+        // just ended); the connection's when the service takes them.
+        if len_u32 > 0 && head.flags & flag::END_STREAM == 0 {
             frame::put_window_update(&mut self.output, id, len_u32);
         }
-        if self
-            .streams
-            .values()
-            .map(|s| i64::from(s.held))
-            .sum::<i64>()
-            > i64::from(self.window)
-        {
+        if self.held_total > self.window {
             return Err(ErrorCode::FlowControlError);
         }
         if head.flags & flag::END_STREAM != 0 {

@@ -43,7 +43,7 @@ impl Session for Connection {
             };
             let request = std::mem::take(&mut stream.request);
             let held = std::mem::take(&mut stream.held);
-            self.give_back(held);
+            self.release(held);
             let mut timeout = self.timeout;
             if let Some(t) = request.header("grpc-timeout").and_then(grpc_timeout) {
                 timeout = timeout.min(t);
