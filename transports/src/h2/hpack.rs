@@ -289,23 +289,26 @@ mod tests {
             .collect()
     }
 
+    /// The fields `block` (in hex) decodes to, as `name: value`.
+    fn fields_of(dec: &mut BlockDecoder, block: &str) -> Vec<String> {
+        let mut all = Vec::new();
+        dec.decode(&hex(block), |n, v| {
+            all.push(format!(
+                "{}: {}",
+                String::from_utf8_lossy(n),
+                String::from_utf8_lossy(v)
+            ));
+        })
+        .unwrap();
+        all
+    }
+
     #[test]
     fn rfc_7541_requests_decode() {
         // RFC 7541 C.4.1-C.4.3: requests with Huffman coding and the
         // dynamic table, on one decoder.
         let mut dec = BlockDecoder::new(4096);
-        let mut fields = |block: &str| {
-            let mut all = Vec::new();
-            dec.decode(&hex(block), |n, v| {
-                all.push(format!(
-                    "{}: {}",
-                    String::from_utf8_lossy(n),
-                    String::from_utf8_lossy(v)
-                ));
-            })
-            .unwrap();
-            all
-        };
+        let mut fields = |block: &str| fields_of(&mut dec, block);
         assert_eq!(
             fields("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff"),
             [
@@ -342,18 +345,7 @@ mod tests {
         // RFC 7541 C.6: responses with Huffman coding and a 256-byte
         // table, so entries are evicted.
         let mut dec = BlockDecoder::new(256);
-        let mut fields = |block: &str| {
-            let mut all = Vec::new();
-            dec.decode(&hex(block), |n, v| {
-                all.push(format!(
-                    "{}: {}",
-                    String::from_utf8_lossy(n),
-                    String::from_utf8_lossy(v)
-                ));
-            })
-            .unwrap();
-            all
-        };
+        let mut fields = |block: &str| fields_of(&mut dec, block);
         let date1 = "date: Mon, 21 Oct 2013 20:13:21 GMT";
         assert_eq!(
             fields(
