@@ -77,6 +77,7 @@ pub struct Client {
     max_message: usize,
     before: Vec<ClientBefore>,
     after: Vec<ClientAfter>,
+    tracer: Option<Arc<dyn super::ClientTrace>>,
 }
 
 impl Client {
@@ -89,7 +90,17 @@ impl Client {
             max_message: MAX_MESSAGE,
             before: Vec::new(),
             after: Vec::new(),
+            tracer: None,
         }
+    }
+
+    /// Go kit's `GRPCClientTrace`: every call in a client span named by its
+    /// method, the child of the span in the call's context, its B3 sent in
+    /// the metadata.
+    #[must_use]
+    pub fn traced(mut self, tracer: Arc<dyn super::ClientTrace>) -> Client {
+        self.tracer = Some(tracer);
+        self
     }
 
     /// Go kit's `ClientBefore`: `f` writes each call's metadata (trace
@@ -122,7 +133,24 @@ impl Client {
         request: &Req,
     ) -> Result<Resp, Status> {
         cx.check().map_err(|e| super::ToStatus::to_status(&e))?;
-        let reply = self.unary(cx, path, &frame_message(&request.encode_to_vec()))?;
+        let body = frame_message(&request.encode_to_vec());
+        let mut md = Metadata::new();
+        for before in &self.before {
+            before(cx, &mut md);
+        }
+        let reply = match &self.tracer {
+            None => self.unary(cx, path, &md, &body),
+            Some(tracer) => {
+                let mut outcome = None;
+                tracer.around(cx, path, &mut md, &mut |md| {
+                    let answer = self.unary(cx, path, md, &body);
+                    let failed = answer.as_ref().err().cloned();
+                    outcome = Some(answer);
+                    failed
+                });
+                outcome.unwrap_or_else(|| Err(Status::new(Code::Internal, "not called")))
+            }
+        }?;
         for after in &self.after {
             after(cx, &reply.header, &reply.trailer);
         }
@@ -156,7 +184,13 @@ impl Client {
         Ok(conn)
     }
 
-    fn unary(&self, cx: &Context<'_>, path: &str, body: &[u8]) -> Result<Reply, Status> {
+    fn unary(
+        &self,
+        cx: &Context<'_>,
+        path: &str,
+        md: &Metadata,
+        body: &[u8],
+    ) -> Result<Reply, Status> {
         let left = cx.remaining().unwrap_or(Duration::from_secs(3600));
         let until = Instant::now() + left;
         let conn = self.connection(left)?;
@@ -172,10 +206,6 @@ impl Client {
             ("user-agent", "synkit-grpc"),
         ] {
             hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
-        }
-        let mut md = Metadata::new();
-        for before in &self.before {
-            before(cx, &mut md);
         }
         for (name, value) in md.iter() {
             hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());

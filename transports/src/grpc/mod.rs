@@ -11,11 +11,13 @@ mod client;
 mod metadata;
 mod server;
 mod status;
+mod trace;
 
 pub use client::{Client, MethodEndpoint};
 pub use metadata::{Metadata, metadata};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};
+pub use trace::{ClientTrace, ServerTrace};
 
 /// The largest message taken or sent by default: gRPC's 4 MiB.
 pub const MAX_MESSAGE: usize = 4 << 20;

@@ -49,6 +49,7 @@ pub struct Server {
     after: Vec<ServerAfter>,
     on_error: Vec<ErrorHandler>,
     finalizers: Vec<Finalizer>,
+    tracer: Option<Arc<dyn super::ServerTrace>>,
 }
 
 impl Default for Server {
@@ -61,6 +62,7 @@ impl Default for Server {
             after: Vec::new(),
             on_error: Vec::new(),
             finalizers: Vec::new(),
+            tracer: None,
         }
     }
 }
@@ -145,6 +147,15 @@ impl Server {
         self
     }
 
+    /// Go kit's `GRPCServerTrace`: every call in a server span named by
+    /// its method, joined to the caller's trace (B3 in the metadata); the
+    /// span's context rides in the endpoint's context.
+    #[must_use]
+    pub fn traced(mut self, tracer: Arc<dyn super::ServerTrace>) -> Server {
+        self.tracer = Some(tracer);
+        self
+    }
+
     /// Leaves out `grpc.health.v1.Health/Check`.
     #[must_use]
     pub fn without_health(mut self) -> Server {
@@ -191,8 +202,36 @@ impl Server {
             before(cx, &mut md);
         }
         let cx = cx.with_value(&md);
+        let Some(tracer) = self.tracer.clone() else {
+            return self.serve_inner(&cx, exchange, grpc);
+        };
+        let mut result = None;
+        let path = exchange.request.path.clone();
+        tracer.around(&cx, &path, &md, &mut |traced| {
+            let answer = self.serve_inner(traced, exchange, grpc);
+            let failed = answer.0.as_ref().err().cloned();
+            result = Some(answer);
+            failed
+        });
+        result.unwrap_or_else(|| {
+            (
+                Err(Status::new(Code::Internal, "not served")),
+                Metadata::new(),
+                Metadata::new(),
+            )
+        })
+    }
+
+    /// [`serve_call`](Self::serve_call) past the metadata: the call, its
+    /// hooks and finalizers.
+    fn serve_inner(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Exchange,
+        grpc: bool,
+    ) -> (Result<Vec<u8>, Status>, Metadata, Metadata) {
         let outcome = if grpc {
-            self.serve(&cx, exchange)
+            self.serve(cx, exchange)
         } else if exchange.request.method == "POST" {
             Err(Status::new(
                 Code::Internal,
@@ -208,18 +247,18 @@ impl Server {
         match &outcome {
             Ok(_) => {
                 for after in &self.after {
-                    after(&cx, &mut header, &mut trailer);
+                    after(cx, &mut header, &mut trailer);
                 }
             }
             Err(status) => {
                 for handler in &self.on_error {
-                    handler(&cx, status);
+                    handler(cx, status);
                 }
             }
         }
         let code = outcome.as_ref().map_or_else(|s| s.code, |_| Code::Ok);
         for finalizer in &self.finalizers {
-            finalizer(&cx, &exchange.request.path, code);
+            finalizer(cx, &exchange.request.path, code);
         }
         (outcome, header, trailer)
     }
