@@ -228,8 +228,9 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
     finish();
 }
 
-/// Runs what waits for shutdown, flushes the log and exits.
-fn finish() -> ! {
+/// Runs what waits for shutdown ([`at_shutdown`]), flushes the log and
+/// exits: the end of a server that does not go through [`serve`].
+pub fn finish() -> ! {
     let pending = std::mem::take(
         &mut *AT_SHUTDOWN
             .lock()

@@ -11,6 +11,7 @@
 //!   key-value fields, to stderr.
 
 pub mod addsvc;
+pub mod bookinfo;
 pub mod cli;
 pub mod discovery;
 pub mod logger;

@@ -122,6 +122,14 @@ impl ToStatus for synkit_core::Error {
     }
 }
 
+/// synkit's middleware (limiters, breakers, retry) refuse calls with
+/// `synkit_core::Error`: as a status, it is [`ToStatus`]'s mapping.
+impl From<synkit_core::Error> for Status {
+    fn from(e: synkit_core::Error) -> Status {
+        e.to_status()
+    }
+}
+
 impl ToStatus for Status {
     fn to_status(&self) -> Status {
         self.clone()

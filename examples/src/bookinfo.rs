@@ -1,0 +1,190 @@
+//! The bookinfo system over gRPC, as Go kit builds it: a `BookService`
+//! (`GetBookInfo`, `GetBookList`) served by instances that register in etcd
+//! under `/services/book/`, `GetBookInfo` behind a delaying rate limiter
+//! (1 a second, a burst of 100 000); and a client that finds the instances
+//! in etcd, makes a gRPC endpoint of each behind a Hystrix-style breaker,
+//! balances round robin with `Retry` (3 attempts), and traces each call
+//! under a parent span `bookCaller`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use synkit_core::breaker::{BreakerLayer, CircuitBreaker, RollingWindow, Settings};
+use synkit_core::endpoint::{BoxEndpoint, endpoint_fn};
+use synkit_core::lb::{Retry, RoundRobin};
+use synkit_core::ratelimit::{DelayingLimiterLayer, Rate, TokenBucket};
+use synkit_core::sd::{DiscoveryError, Endpointer, Instancer};
+use synkit_core::time::{SystemClock, ThreadSleep};
+use synkit_core::{Context, Endpoint};
+use synkit_transports::grpc::{Client, ClientTrace, Code, Server, Status};
+
+/// Where instances register.
+pub const ETCD_PREFIX: &str = "/services/book/";
+/// The methods' paths.
+pub const GET_BOOK_INFO: &str = "/book.BookService/GetBookInfo";
+/// See [`GET_BOOK_INFO`].
+pub const GET_BOOK_LIST: &str = "/book.BookService/GetBookList";
+
+/// `BookInfoParams{bookId}`.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct BookInfoParams {
+    /// Which book.
+    #[prost(int32, tag = "1")]
+    pub book_id: i32,
+}
+
+/// `BookInfo{bookId, bookName}`.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct BookInfo {
+    /// Its id.
+    #[prost(int32, tag = "1")]
+    pub book_id: i32,
+    /// Its name.
+    #[prost(string, tag = "2")]
+    pub book_name: String,
+}
+
+/// `BookListParams{page, limit}`.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct BookListParams {
+    /// Which page.
+    #[prost(int32, tag = "1")]
+    pub page: i32,
+    /// How many a page.
+    #[prost(int32, tag = "2")]
+    pub limit: i32,
+}
+
+/// `BookList{bookList}`.
+#[derive(Clone, PartialEq, Eq, prost::Message)]
+pub struct BookList {
+    /// The books.
+    #[prost(message, repeated, tag = "1")]
+    pub book_list: Vec<BookInfo>,
+}
+
+/// The two books the service knows.
+pub const BOOKS: [(i32, &str); 2] = [(1, "Go kit"), (2, "synkit")];
+
+fn book(id: i32) -> Option<BookInfo> {
+    BOOKS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(book_id, name)| BookInfo {
+            book_id: *book_id,
+            book_name: (*name).to_owned(),
+        })
+}
+
+/// The `BookService` server: `GetBookInfo` behind the delaying limiter.
+pub fn server() -> Server {
+    let bucket = Arc::new(TokenBucket::new(Rate::per_second(1), 100_000, SystemClock));
+    let info = endpoint_fn(|cx: &Context<'_>, req: BookInfoParams| {
+        cx.check()?;
+        book(req.book_id)
+            .ok_or_else(|| Status::new(Code::NotFound, format!("no book {}", req.book_id)))
+    })
+    .with(DelayingLimiterLayer::new(bucket, ThreadSleep::default()));
+    let list = endpoint_fn(|cx: &Context<'_>, req: BookListParams| {
+        cx.check()?;
+        let limit = usize::try_from(req.limit.max(0)).unwrap_or(0);
+        let skip = usize::try_from(req.page.max(1) - 1).unwrap_or(0) * limit;
+        let book_list = BOOKS
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .filter_map(|(id, _)| book(*id))
+            .collect();
+        Ok::<_, Status>(BookList { book_list })
+    });
+    Server::new()
+        .method(GET_BOOK_INFO, info)
+        .method(GET_BOOK_LIST, list)
+}
+
+type Breaker = CircuitBreaker<RollingWindow, SystemClock>;
+
+/// One instance's method: its gRPC endpoint behind a Hystrix-style
+/// breaker.
+pub struct Instance<Req, Resp> {
+    endpoint: BoxEndpoint<Req, Resp, Status>,
+}
+
+impl<Req, Resp> Endpoint<Req> for Instance<Req, Resp> {
+    type Response = Resp;
+    type Error = Status;
+
+    fn call(&self, cx: &Context<'_>, req: Req) -> Result<Resp, Status> {
+        self.endpoint.call(cx, req)
+    }
+}
+
+fn instance<Req, Resp>(
+    address: &str,
+    path: &'static str,
+    tracer: Option<Arc<dyn ClientTrace>>,
+) -> Result<Instance<Req, Resp>, DiscoveryError>
+where
+    Req: prost::Message + Send + 'static,
+    Resp: prost::Message + Default + Send + 'static,
+{
+    let addr = address
+        .parse()
+        .map_err(|e| DiscoveryError::new(format_args!("bad instance address {address:?}: {e}")))?;
+    let mut client = Client::new(addr);
+    if let Some(tracer) = tracer {
+        client = client.traced(tracer);
+    }
+    let breaker = Arc::new(Breaker::new(
+        RollingWindow::hystrix_defaults(),
+        Settings::default(),
+        SystemClock,
+    ));
+    let endpoint = Arc::new(client)
+        .endpoint::<Req, Resp>(path)
+        .with(BreakerLayer::new(breaker))
+        .boxed();
+    Ok(Instance { endpoint })
+}
+
+/// The attempts and the time all of them may take, per call.
+pub const MAX_ATTEMPTS: usize = 3;
+/// See [`MAX_ATTEMPTS`].
+pub const MAX_TIME: Duration = Duration::from_secs(2);
+
+/// The client side: each method balanced over the instances found.
+pub struct BookClient {
+    info: Retry<RoundRobin<Endpointer<Instance<BookInfoParams, BookInfo>>>>,
+    list: Retry<RoundRobin<Endpointer<Instance<BookListParams, BookList>>>>,
+}
+
+impl BookClient {
+    /// Calls the instances `instancer` finds, each call traced by `tracer`.
+    pub fn new(instancer: &Arc<dyn Instancer>, tracer: Option<Arc<dyn ClientTrace>>) -> BookClient {
+        let t = tracer.clone();
+        let info = Endpointer::new(instancer.clone(), move |a: &str| {
+            instance(a, GET_BOOK_INFO, t.clone())
+        });
+        let list = Endpointer::new(instancer.clone(), move |a: &str| {
+            instance(a, GET_BOOK_LIST, tracer.clone())
+        });
+        BookClient {
+            info: Retry::new(MAX_ATTEMPTS, MAX_TIME, RoundRobin::new(info)),
+            list: Retry::new(MAX_ATTEMPTS, MAX_TIME, RoundRobin::new(list)),
+        }
+    }
+
+    /// `GetBookInfo`.
+    pub fn book_info(&self, cx: &Context<'_>, book_id: i32) -> Result<BookInfo, String> {
+        self.info
+            .call(cx, BookInfoParams { book_id })
+            .map_err(|e| e.to_string())
+    }
+
+    /// `GetBookList`.
+    pub fn book_list(&self, cx: &Context<'_>, page: i32, limit: i32) -> Result<BookList, String> {
+        self.list
+            .call(cx, BookListParams { page, limit })
+            .map_err(|e| e.to_string())
+    }
+}
