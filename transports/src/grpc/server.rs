@@ -309,15 +309,25 @@ fn answer(
     header: Metadata,
     trailer: Metadata,
 ) {
-    let mut headers = vec![("content-type".to_owned(), "application/grpc".to_owned())];
-    headers.extend(header.into_pairs());
+    let mut headers = vec![("content-type".into(), "application/grpc".into())];
+    headers.extend(
+        header
+            .into_pairs()
+            .into_iter()
+            .map(|(n, v)| (n.into(), v.into())),
+    );
     exchange.response = match outcome {
         Ok(reply) => Response {
             status: 200,
             headers,
             body: frame_message(&reply),
             trailers: std::iter::once(("grpc-status".into(), "0".into()))
-                .chain(trailer.into_pairs())
+                .chain(
+                    trailer
+                        .into_pairs()
+                        .into_iter()
+                        .map(|(n, v)| (n.into(), v.into())),
+                )
                 .collect(),
         },
         Err(status) => Response {
@@ -325,8 +335,11 @@ fn answer(
             headers,
             body: Vec::new(),
             trailers: vec![
-                ("grpc-status".into(), (status.code as u8).to_string()),
-                ("grpc-message".into(), percent_encode(&status.message)),
+                ("grpc-status".into(), (status.code as u8).to_string().into()),
+                (
+                    "grpc-message".into(),
+                    percent_encode(&status.message).into(),
+                ),
             ],
         },
     };

@@ -37,6 +37,9 @@ impl Request {
     }
 }
 
+/// A header field's name or value: usually a constant, owned when not.
+pub type Field = std::borrow::Cow<'static, str>;
+
 /// A response to write: headers, body, trailers. With an empty body and
 /// trailers given, the trailers go in the one HEADERS frame (gRPC's
 /// "trailers-only" response).
@@ -45,11 +48,11 @@ pub struct Response {
     /// `:status`.
     pub status: u16,
     /// Fields sent before the body.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Field, Field)>,
     /// The body.
     pub body: Vec<u8>,
     /// Fields sent after the body.
-    pub trailers: Vec<(String, String)>,
+    pub trailers: Vec<(Field, Field)>,
 }
 
 /// A request and, once served, its response.

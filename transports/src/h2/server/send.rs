@@ -72,8 +72,12 @@ impl Connection {
         };
         let response = exchange.response;
         let mut block = Vec::new();
-        let status = response.status.max(100).to_string();
-        hpack::encode_field(&mut block, b":status", status.as_bytes());
+        if response.status == 200 {
+            hpack::encode_field(&mut block, b":status", b"200");
+        } else {
+            let status = response.status.max(100).to_string();
+            hpack::encode_field(&mut block, b":status", status.as_bytes());
+        }
         for (name, value) in &response.headers {
             hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
         }
