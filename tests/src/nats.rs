@@ -23,15 +23,7 @@ impl NatsServer {
     ///
     /// If `nats-server` is not installed or does not come up within 10 s.
     pub fn start() -> NatsServer {
-        let found = Command::new("sh")
-            .args(["-c", "command -v nats-server"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            found,
-            "nats-server is missing: install it with `sudo apt-get install -y nats-server` (tests/run does)"
-        );
+        crate::registry::require("nats-server", "nats-server");
         let mut server = NatsServer {
             child: None,
             addr: free_addr(),

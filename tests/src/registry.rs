@@ -13,7 +13,7 @@ use crate::gokit::free_addr;
 use crate::wire::eventually;
 
 /// Panics saying which Debian package gives `program`, if it is missing.
-fn require(program: &str, package: &str) {
+pub(crate) fn require(program: &str, package: &str) {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())

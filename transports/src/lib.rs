@@ -50,6 +50,8 @@ pub mod sd;
     feature = "nats"
 ))]
 mod stop;
+#[cfg(any(feature = "nats", feature = "grpc"))]
+mod wait;
 
 /// Entry points for the fuzz targets in `transports/fuzz`; not an API.
 #[cfg(all(fuzzing, feature = "http-server"))]

@@ -22,6 +22,7 @@ use super::status::percent_decode;
 use super::{Code, MAX_MESSAGE, Metadata, Status, frame_message, unframe_message};
 use crate::h2::frame::{self, ErrorCode, flag, kind, setting};
 use crate::h2::hpack::{self, BlockDecoder};
+use crate::wait::{self, Ended};
 
 /// What one call's stream has gathered.
 #[derive(Default)]
@@ -240,27 +241,11 @@ fn forget(conn: &Conn, id: u32) {
 
 /// Waits for the answer until `until`, noticing cancellation.
 fn wait(rx: &Receiver<Outcome>, cx: &Context<'_>, until: Instant) -> Result<Outcome, Status> {
-    loop {
-        let slice = until
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(20));
-        match rx.recv_timeout(slice) {
-            Ok(answer) => return Ok(answer),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return Err(Status::new(Code::Unavailable, "the connection closed"));
-            }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-        }
-        if let Err(e) = cx.check() {
-            return Err(super::ToStatus::to_status(&e));
-        }
-        if Instant::now() >= until {
-            return Err(Status::new(
-                Code::DeadlineExceeded,
-                "the call ran out of time",
-            ));
-        }
-    }
+    wait::answer(rx, cx, until).map_err(|ended| match ended {
+        Ended::Closed => Status::new(Code::Unavailable, "the connection closed"),
+        Ended::Context(e) => super::ToStatus::to_status(&e),
+        Ended::TimedOut => Status::new(Code::DeadlineExceeded, "the call ran out of time"),
+    })
 }
 
 /// Opens a stream with the request's HEADERS. Its id is taken and its

@@ -19,6 +19,7 @@ use synkit_core::Context;
 use super::proto::{self, Parser, ProtoError, ServerOp};
 use super::{Message, NatsError, Options};
 use crate::stop::{Backoff, Stop};
+use crate::wait::{self, Ended};
 
 /// A subscription as the reader sees it.
 struct Sub {
@@ -156,24 +157,11 @@ impl Connection {
             return Err(e);
         }
         let until = Instant::now() + cx.remaining().unwrap_or(default_timeout);
-        let outcome = loop {
-            // A cancelled context is seen within a slice.
-            let slice = until
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(20));
-            match rx.recv_timeout(slice) {
-                Ok(answer) => break answer,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    break Err(NatsError::Disconnected);
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-            }
-            if let Err(e) = cx.check() {
-                break Err(NatsError::from_context(e));
-            }
-            if Instant::now() >= until {
-                break Err(NatsError::DeadlineExceeded);
-            }
+        let outcome = match wait::answer(&rx, cx, until) {
+            Ok(answer) => answer,
+            Err(Ended::Closed) => Err(NatsError::Disconnected),
+            Err(Ended::Context(e)) => Err(NatsError::from_context(e)),
+            Err(Ended::TimedOut) => Err(NatsError::DeadlineExceeded),
         };
         lock(&self.inner.routes).requests.remove(&token);
         outcome
