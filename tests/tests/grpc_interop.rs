@@ -11,24 +11,7 @@ use synkit_examples::addsvc::Adder;
 use synkit_transports::grpc::GrpcHandle;
 use synkit_transports::http::server::ServerConfig;
 
-/// The Debian Python, which has `python3-grpcio` (a `python3` earlier on
-/// the PATH may not).
-const PYTHON: &str = "/usr/bin/python3";
-
 const CLIENT: &str = r#"
-import concurrent.futures, grpc, json, sys
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = b""
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
 def sum_request(a, b):
     return b"\x08" + varint(a) + b"\x10" + varint(b)
 
@@ -36,7 +19,6 @@ def text(tag, s):
     s = s.encode()
     return bytes([tag << 3 | 2]) + varint(len(s)) + s
 
-ident = lambda b: b
 ch = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_send_message_length", 8 << 20)])
 def method(path):
     return ch.unary_unary(path, request_serializer=ident, response_deserializer=ident)
@@ -62,16 +44,7 @@ print(json.dumps(out))
 "#;
 
 fn python(script: &str, addr: &str) -> Value {
-    let out = Command::new(PYTHON)
-        .args(["-c", script, addr])
-        .output()
-        .expect("run the system python3 (apt-get install python3-grpcio)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    synkit_tests::grpcio::run(script, &[addr])
 }
 
 fn ours() -> GrpcHandle {
@@ -113,47 +86,10 @@ fn hex(s: &str) -> String {
 }
 
 const SERVER: &str = r#"
-import grpc, sys, time
 from concurrent import futures
 
-def varints(data):
-    fields, i = {}, 0
-    while i < len(data):
-        key, i = read_varint(data, i)
-        tag, wire = key >> 3, key & 7
-        if wire == 0:
-            v, i = read_varint(data, i)
-            if v >= 1 << 63:
-                v -= 1 << 64
-            fields[tag] = v
-        elif wire == 2:
-            n, i = read_varint(data, i)
-            fields[tag] = data[i:i + n]
-            i += n
-    return fields
-
-def read_varint(data, i):
-    shift = result = 0
-    while True:
-        b = data[i]; i += 1
-        result |= (b & 0x7f) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, i
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = b""
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
 def sum_(request, context):
-    f = varints(request)
+    f = fields(request)
     a, b = f.get(1, 0), f.get(2, 0)
     if a == 0 and b == 0:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, "two zeroes, 100% refused")
@@ -162,11 +98,10 @@ def sum_(request, context):
     return b"\x08" + varint(a + b)
 
 def concat(request, context):
-    f = varints(request)
+    f = fields(request)
     v = f.get(1, b"") + f.get(2, b"")
     return b"\x0a" + varint(len(v)) + v
 
-ident = lambda b: b
 handler = grpc.method_handlers_generic_handler("pb.Add", {
     "Sum": grpc.unary_unary_rpc_method_handler(sum_, request_deserializer=ident, response_serializer=ident),
     "Concat": grpc.unary_unary_rpc_method_handler(concat, request_deserializer=ident, response_serializer=ident),
@@ -187,8 +122,7 @@ use synkit_transports::grpc::{Client, Code};
 fn synkits_client_calls_pythons_grpcio_server() {
     use std::io::{BufRead, BufReader};
     let mut child = Killed(
-        Command::new(PYTHON)
-            .args(["-c", SERVER])
+        synkit_tests::grpcio::command(SERVER, &[])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("run the system python3"),
@@ -524,7 +458,6 @@ fn metadata_travels_both_ways_through_go_kits_hooks() {
     );
     // Python's grpcio sends and reads metadata the same way.
     let script = r#"
-import grpc, json, sys
 ch = grpc.insecure_channel(sys.argv[1])
 m = ch.unary_unary("/pb.Add/Concat", request_serializer=lambda b: b, response_deserializer=lambda b: b)
 out = []

@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 use synkit_core::time::{Clock, Instant};
 use synkit_core::{CancelToken, Context};
 
-use super::pool::{Done, Job, Mailbox, serve_guarded};
+use super::pool::{Done, Job, Mailbox, Reply, serve_guarded};
 use super::{Failure, Handle, Incoming, Now, Session, Shared};
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -504,6 +504,11 @@ where
                 continue;
             };
             if c.generation != done.generation {
+                continue;
+            }
+            if let Reply::Part(credit) = done.part {
+                c.session.respond_part(done.id, done.exchange, credit, now);
+                self.drive(i, now);
                 continue;
             }
             // The worker let go of its handle before answering: reuse the

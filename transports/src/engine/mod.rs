@@ -35,6 +35,7 @@
 //! answering its own.
 
 pub(crate) mod event_loop;
+pub(crate) mod parts;
 pub(crate) mod pool;
 
 use std::io;
@@ -121,6 +122,24 @@ pub(crate) trait Session: Send + 'static {
     /// Request `id` answered; one the session no longer waits for is
     /// dropped.
     fn respond(&mut self, id: u32, exchange: Self::Exchange, now: &Now);
+
+    /// Whether a request's answer may come in parts before the whole: the
+    /// engine then gives each worker's call a [`parts::Parts`] in its
+    /// context.
+    const STREAMS: bool = false;
+
+    /// Takes a part of request `id`'s answer, more to come; with the first
+    /// part, the hold on the call's credit, which the session credits as
+    /// it writes the part's bytes and drops when the stream ends.
+    fn respond_part(
+        &mut self,
+        id: u32,
+        part: Self::Exchange,
+        credit: Option<parts::CreditGuard>,
+        now: &Now,
+    ) {
+        let _ = (id, part, credit, now);
+    }
     /// Bytes waiting to be written.
     fn output(&self) -> &[u8];
     /// `n` bytes of [`output`](Self::output) were written.

@@ -11,6 +11,7 @@ use mio::{Token, Waker};
 use synkit_core::time::Clock;
 use synkit_core::{CancelToken, Context};
 
+use super::parts::{CreditGuard, Parts};
 use super::{Failure, Handle, Session, Shared};
 
 /// A request on its way to a worker.
@@ -31,6 +32,17 @@ pub(crate) struct Done<X> {
     pub(crate) generation: u64,
     pub(crate) id: u32,
     pub(crate) exchange: X,
+    /// Whether this is the whole answer (or its end) or a part of it.
+    pub(crate) part: Reply,
+}
+
+/// What a worker's message to the loop is.
+pub(crate) enum Reply {
+    /// The whole answer, or the end of one sent in parts.
+    Whole,
+    /// A part, more to come; the first carries the session's hold on the
+    /// call's credit.
+    Part(Option<CreditGuard>),
 }
 
 /// Where a loop receives its answers, as the workers see it.
@@ -54,7 +66,7 @@ impl<X> Mailbox<X> {
     }
 
     /// Hands `done` to the loop, waking it if it is blocked or about to be.
-    fn deliver(&self, done: Done<X>) {
+    pub(crate) fn deliver(&self, done: Done<X>) {
         if self.done.send(done).is_err() {
             return;
         }
@@ -119,6 +131,17 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
                 .expired_in_queue
                 .fetch_add(1, Ordering::Relaxed);
             S::fail(&mut exchange, Failure::ExpiredInQueue);
+        } else if S::STREAMS {
+            // The call may answer in parts, through the loop's mailbox.
+            let parts = Parts {
+                mailbox: Arc::clone(&mailboxes[owner.min(mailboxes.len() - 1)]),
+                conn,
+                generation,
+                id,
+                credit: std::sync::OnceLock::new(),
+            };
+            let cx = cx.with_value(&parts);
+            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange);
         } else {
             serve_guarded::<S, H>(shared, handler, &cx, &mut exchange);
         }
@@ -132,6 +155,7 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
             generation,
             id,
             exchange,
+            part: Reply::Whole,
         };
         mailbox.deliver(done);
     }

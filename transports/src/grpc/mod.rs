@@ -5,18 +5,21 @@
 //! synkit's error kinds and from the service's own errors through
 //! [`ToStatus`]; `grpc-timeout` as the call's deadline; length-prefixed
 //! messages up to [`MAX_MESSAGE`] (`RESOURCE_EXHAUSTED` beyond); and the
-//! standard health service (`grpc.health.v1.Health/Check`).
+//! standard health service (`grpc.health.v1.Health/Check`). Methods are
+//! unary or server-streaming ([`ServerStream`]).
 
 mod client;
 mod metadata;
 mod server;
 mod status;
+mod stream;
 mod trace;
 
 pub use client::{Client, MethodEndpoint};
 pub use metadata::{Metadata, metadata};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};
+pub use stream::ServerStream;
 pub use trace::{ClientTrace, ServerTrace};
 
 /// The largest message taken or sent by default: gRPC's 4 MiB.

@@ -13,16 +13,41 @@ use synkit_core::{Context, Endpoint};
 
 use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
+use super::stream::{Outbox, ServerStream, Sink, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, frame_message, unframe_message};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Response};
 use crate::http::server::ServerConfig;
 
-type Method = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
+type Unary = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
+type Streaming =
+    Box<dyn Fn(&Context<'_>, &[u8], &mut dyn Sink) -> Result<(), Status> + Send + Sync>;
+
+/// How a method answers.
+enum Method {
+    /// With one message.
+    Unary(Unary),
+    /// With a stream of them.
+    ServerStreaming(Streaming),
+}
+
+/// How a call ended, as its answer is written.
+struct Answer {
+    /// A unary call's message, or `None` for a stream's end; or the status
+    /// the call failed with.
+    outcome: Result<Option<Vec<u8>>, Status>,
+    /// A stream's headers (and messages) have gone out.
+    started: bool,
+    /// A stream's messages kept for the end.
+    kept: Vec<u8>,
+    header: Metadata,
+    trailer: Metadata,
+}
 
 /// A gRPC server: unary methods, each an endpoint between protobuf
-/// messages, served over HTTP/2 cleartext.
+/// messages, and server-streaming methods ([`ServerStream`]), served over
+/// HTTP/2 cleartext.
 ///
 /// ```no_run
 /// use synkit_core::endpoint::endpoint_fn;
@@ -92,7 +117,36 @@ impl Server {
             let reply = endpoint.call(cx, req).map_err(|e| e.to_status())?;
             Ok(reply.encode_to_vec())
         };
-        self.methods.insert(path.to_owned(), Box::new(call));
+        self.methods
+            .insert(path.to_owned(), Method::Unary(Box::new(call)));
+        self
+    }
+
+    /// Serves the server-streaming method at `path`: `handler` answers
+    /// each request with the messages it [sends](ServerStream::send), then
+    /// returns; an error it returns ends the stream with that status.
+    #[must_use]
+    pub fn server_streaming<Req, Resp, E, F>(mut self, path: &str, handler: F) -> Server
+    where
+        F: Fn(&Context<'_>, Req, &mut ServerStream<'_, Resp>) -> Result<(), E>
+            + Send
+            + Sync
+            + 'static,
+        E: ToStatus,
+        Req: prost::Message + Default,
+        Resp: prost::Message,
+    {
+        let call = move |cx: &Context<'_>, message: &[u8], sink: &mut dyn Sink| {
+            let req = Req::decode(message).map_err(|e| {
+                Status::new(
+                    Code::InvalidArgument,
+                    format!("the request is not a valid message: {e}"),
+                )
+            })?;
+            handler(cx, req, &mut ServerStream::new(sink)).map_err(|e| e.to_status())
+        };
+        self.methods
+            .insert(path.to_owned(), Method::ServerStreaming(Box::new(call)));
         self
     }
 
@@ -184,13 +238,8 @@ impl Server {
         })
     }
 
-    /// Serves one call: hooks, then the method, then hooks; its answer and
-    /// the metadata to send with it.
-    fn serve_call(
-        &self,
-        cx: &Context<'_>,
-        exchange: &mut Exchange,
-    ) -> (Result<Vec<u8>, Status>, Metadata, Metadata) {
+    /// Serves one call: hooks, then the method, then hooks.
+    fn serve_call(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
         let grpc = exchange.request.method == "POST"
             && exchange
                 .request
@@ -205,33 +254,29 @@ impl Server {
         let Some(tracer) = self.tracer.clone() else {
             return self.serve_inner(&cx, exchange, grpc);
         };
-        let mut result = None;
+        let mut answer = None;
         let path = exchange.request.path.clone();
         tracer.around(&cx, &path, &md, &mut |traced| {
-            let answer = self.serve_inner(traced, exchange, grpc);
-            let failed = answer.0.as_ref().err().cloned();
-            result = Some(answer);
+            let served = self.serve_inner(traced, exchange, grpc);
+            let failed = served.outcome.as_ref().err().cloned();
+            answer = Some(served);
             failed
         });
-        result.unwrap_or_else(|| {
-            (
-                Err(Status::new(Code::Internal, "not served")),
-                Metadata::new(),
-                Metadata::new(),
-            )
+        answer.unwrap_or_else(|| Answer {
+            outcome: Err(Status::new(Code::Internal, "not served")),
+            started: false,
+            kept: Vec::new(),
+            header: Metadata::new(),
+            trailer: Metadata::new(),
         })
     }
 
     /// [`serve_call`](Self::serve_call) past the metadata: the call, its
     /// hooks and finalizers.
-    fn serve_inner(
-        &self,
-        cx: &Context<'_>,
-        exchange: &mut Exchange,
-        grpc: bool,
-    ) -> (Result<Vec<u8>, Status>, Metadata, Metadata) {
+    fn serve_inner(&self, cx: &Context<'_>, exchange: &mut Exchange, grpc: bool) -> Answer {
+        let mut outbox = Outbox::new(cx);
         let outcome = if grpc {
-            self.serve(cx, exchange)
+            self.serve(cx, exchange, &mut outbox)
         } else if exchange.request.method == "POST" {
             Err(Status::new(
                 Code::Internal,
@@ -243,7 +288,7 @@ impl Server {
                 format!("{} is not POST", exchange.request.method),
             ))
         };
-        let (mut header, mut trailer) = (Metadata::new(), Metadata::new());
+        let (mut header, mut trailer) = (outbox.take_header(), Metadata::new());
         match &outcome {
             Ok(_) => {
                 for after in &self.after {
@@ -260,21 +305,35 @@ impl Server {
         for finalizer in &self.finalizers {
             finalizer(cx, &exchange.request.path, code);
         }
-        (outcome, header, trailer)
+        Answer {
+            outcome,
+            started: outbox.started,
+            kept: std::mem::take(&mut outbox.kept),
+            header,
+            trailer,
+        }
     }
 
-    fn serve(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Result<Vec<u8>, Status> {
+    fn serve(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Exchange,
+        outbox: &mut Outbox<'_>,
+    ) -> Result<Option<Vec<u8>>, Status> {
         let request = &exchange.request;
         let message = unframe_message(&request.body, self.max_message)?;
         if self.health && request.path == "/grpc.health.v1.Health/Check" {
             // HealthCheckResponse{status: SERVING}.
-            return Ok(vec![0x08, 0x01]);
+            return Ok(Some(vec![0x08, 0x01]));
         }
         let Some(method) = self.methods.get(&request.path) else {
             return Err(self.unknown(&request.path));
         };
         cx.check().map_err(|e| e.to_status())?;
-        method(cx, message)
+        match method {
+            Method::Unary(call) => call(cx, message).map(Some),
+            Method::ServerStreaming(call) => call(cx, message, outbox).map(|()| None),
+        }
     }
 }
 
@@ -301,26 +360,28 @@ impl Server {
     }
 }
 
-/// Writes a gRPC answer: the reply as one message and `grpc-status: 0`,
-/// or a trailers-only error; with the metadata the hooks set.
-fn answer(
-    exchange: &mut Exchange,
-    outcome: Result<Vec<u8>, Status>,
-    header: Metadata,
-    trailer: Metadata,
-) {
-    let mut headers = vec![("content-type".into(), "application/grpc".into())];
-    headers.extend(
-        header
-            .into_pairs()
-            .into_iter()
-            .map(|(n, v)| (n.into(), v.into())),
-    );
+/// Writes a gRPC answer: the reply as one message (or a stream's end)
+/// and `grpc-status: 0`, or the error's status; trailers-only when nothing
+/// else goes; with the metadata the hooks set.
+fn answer(exchange: &mut Exchange, answer: Answer) {
+    let Answer {
+        outcome,
+        started,
+        kept,
+        header,
+        trailer,
+    } = answer;
+    // A stream already under way has sent its headers.
+    let headers = if started {
+        Vec::new()
+    } else {
+        response_headers(header)
+    };
     exchange.response = match outcome {
         Ok(reply) => Response {
             status: 200,
             headers,
-            body: frame_message(&reply),
+            body: reply.map_or(kept, |message| frame_message(&message)),
             trailers: std::iter::once(("grpc-status".into(), "0".into()))
                 .chain(
                     trailer
@@ -333,7 +394,8 @@ fn answer(
         Err(status) => Response {
             status: 200,
             headers,
-            body: Vec::new(),
+            // Messages a stream kept go before its error.
+            body: kept,
             trailers: vec![
                 ("grpc-status".into(), (status.code as u8).to_string().into()),
                 (
@@ -353,8 +415,8 @@ impl Handle<Connection> for Methods {
     }
 
     fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
-        let (outcome, header, trailer) = self.0.serve_call(cx, exchange);
-        answer(exchange, outcome, header, trailer);
+        let served = self.0.serve_call(cx, exchange);
+        answer(exchange, served);
     }
 }
 

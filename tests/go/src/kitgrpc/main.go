@@ -5,7 +5,10 @@
 // bytes are errors, carried in the reply's err, as Go kit's addtransport
 // encodes them). With -mode client it calls -method (Sum or Concat) with
 // -a and -b through Go kit's grpc client and prints the reply as JSON, or
-// {"code":…,"message":…} for a gRPC error.
+// {"code":…,"message":…} for a gRPC error. With -mode stream it calls the
+// server-streaming -method (Go kit has no streaming; this is Go's grpc
+// alone) with SumRequest{A: -a, B: -b} and prints the V of every SumReply
+// it reads, the final status and the header and trailer metadata.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -22,6 +26,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	grpctransport "github.com/go-kit/kit/transport/grpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"kitgrpc/pb"
@@ -103,6 +108,10 @@ func main() {
 
 	if *mode == "client" {
 		client(*addr, *method, *a, *b)
+		return
+	}
+	if *mode == "stream" {
+		stream(*addr, *method, *a, *b)
 		return
 	}
 	s := &grpcServer{
@@ -190,4 +199,61 @@ func fail(err error) {
 	j, _ := json.Marshal(map[string]interface{}{"code": int(s.Code()), "message": s.Message()})
 	fmt.Println(string(j))
 	os.Exit(0)
+}
+
+// stream reads a server stream to its end with Go's grpc.
+func stream(addr, method, a, b string) {
+	conn, err := grpc.Dial(addr, grpc.WithInsecure())
+	if err != nil {
+		fail(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, method)
+	if err != nil {
+		fail(err)
+	}
+	if err := cs.SendMsg(&pb.SumRequest{A: x, B: y}); err != nil {
+		fail(err)
+	}
+	if err := cs.CloseSend(); err != nil {
+		fail(err)
+	}
+	values := []int64{}
+	var last error
+	for {
+		var r pb.SumReply
+		if err := cs.RecvMsg(&r); err != nil {
+			last = err
+			break
+		}
+		values = append(values, r.V)
+	}
+	header, _ := cs.Header()
+	s, _ := status.FromError(last)
+	if last == io.EOF {
+		s = status.New(0, "")
+	}
+	out := map[string]interface{}{
+		"values":  values,
+		"code":    int(s.Code()),
+		"message": s.Message(),
+		"header":  flat(header),
+		"trailer": flat(cs.Trailer()),
+	}
+	j, _ := json.Marshal(out)
+	fmt.Println(string(j))
+}
+
+func flat(md metadata.MD) map[string]string {
+	out := map[string]string{}
+	for k, v := range md {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
 }

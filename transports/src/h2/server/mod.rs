@@ -9,6 +9,7 @@ use synkit_core::time::Duration;
 use super::Request;
 use super::frame::{self, ErrorCode, Head, flag, kind, setting};
 use super::hpack::BlockDecoder;
+use crate::engine::parts::CreditGuard;
 
 #[cfg(any(test, fuzzing))]
 pub(crate) mod fuzz;
@@ -47,11 +48,23 @@ enum StreamState {
     Receiving,
     /// Handed to the service (or queued for it).
     Serving,
-    /// Answered; the rest waits for window.
+    /// Answered, or answering in parts: the rest waits for window.
     Sending {
         data: VecDeque<u8>,
         trailers: Option<Vec<u8>>,
+        /// More parts are coming from the service.
+        open: Option<CreditGuard>,
     },
+}
+
+impl StreamState {
+    /// Whether a service is still answering on it.
+    fn serving(&self) -> bool {
+        matches!(
+            self,
+            StreamState::Serving | StreamState::Sending { open: Some(_), .. }
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -189,7 +202,7 @@ impl Connection {
         // is dropped, and its worker told to stop.
         if let Some(stream) = self.streams.remove(&id) {
             self.release(stream.held);
-            if matches!(stream.state, StreamState::Serving) {
+            if stream.state.serving() {
                 self.cancelled.push(id);
             }
         }

@@ -1,9 +1,10 @@
 //! Writing responses within the peer's flow-control windows.
 
 use super::{Connection, StreamState};
-use crate::h2::Exchange;
+use crate::engine::parts::CreditGuard;
 use crate::h2::frame;
 use crate::h2::hpack;
+use crate::h2::{Exchange, Response};
 use synkit_core::time::Duration;
 
 impl Connection {
@@ -38,49 +39,69 @@ impl Connection {
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        let StreamState::Sending { data, trailers } = &mut stream.state else {
+        let StreamState::Sending {
+            data,
+            trailers,
+            open,
+        } = &mut stream.state
+        else {
             return;
         };
+        let mut ended = false;
         while !data.is_empty() {
             let room = self.send_window.min(stream.send_window);
             let Ok(room) = usize::try_from(room) else {
                 return;
             };
-            let n = room.min(max_frame).min(data.len());
+            let (front, _) = data.as_slices();
+            let n = room.min(max_frame).min(front.len());
             if n == 0 {
                 return;
             }
-            let chunk: Vec<u8> = data.drain(..n).collect();
-            let last = data.is_empty() && trailers.is_none();
-            frame::put_data(&mut self.output, id, &chunk, last);
+            ended = n == data.len() && trailers.is_none() && open.is_none();
+            frame::put_data(&mut self.output, id, &front[..n], ended);
+            data.drain(..n);
+            if let Some(credit) = open {
+                credit.sent(n);
+            }
             let n = i64::try_from(n).unwrap_or(i64::MAX);
             self.send_window -= n;
             stream.send_window -= n;
         }
+        if open.is_some() {
+            // Everything sent so far is out; the service sends more.
+            return;
+        }
         if let Some(block) = trailers.take() {
             frame::put_headers(&mut self.output, id, &block, true, max_frame);
+        } else if !ended {
+            frame::put_data(&mut self.output, id, &[], true);
         }
         self.streams.remove(&id);
     }
 
     /// Writes `exchange`'s response on stream `id`, as far as the windows
-    /// allow.
+    /// allow: the whole answer, or the end of one sent in parts.
     pub(super) fn answer(&mut self, id: u32, exchange: Exchange) {
         let Some(stream) = self.streams.get_mut(&id) else {
             // Reset or forgotten while served: the answer is dropped.
             return;
         };
         let response = exchange.response;
-        let mut block = Vec::new();
-        if response.status == 200 {
-            hpack::encode_field(&mut block, b":status", b"200");
-        } else {
-            let status = response.status.max(100).to_string();
-            hpack::encode_field(&mut block, b":status", status.as_bytes());
+        if let StreamState::Sending {
+            data,
+            trailers,
+            open,
+        } = &mut stream.state
+        {
+            // The end of an answer sent in parts: its headers went first.
+            data.extend(&response.body);
+            *trailers = trailer_block(&response);
+            *open = None;
+            self.flush_stream(id);
+            return;
         }
-        for (name, value) in &response.headers {
-            hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
-        }
+        let mut block = header_block(&response);
         let trailers_only = response.body.is_empty() && !response.trailers.is_empty();
         if trailers_only {
             for (name, value) in &response.trailers {
@@ -91,13 +112,7 @@ impl Connection {
             return;
         }
         frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
-        let trailers = (!response.trailers.is_empty()).then(|| {
-            let mut t = Vec::new();
-            for (name, value) in &response.trailers {
-                hpack::encode_field(&mut t, name.as_bytes(), value.as_bytes());
-            }
-            t
-        });
+        let trailers = trailer_block(&response);
         if response.body.is_empty() && trailers.is_none() {
             frame::put_data(&mut self.output, id, &[], true);
             self.streams.remove(&id);
@@ -106,9 +121,67 @@ impl Connection {
         stream.state = StreamState::Sending {
             data: response.body.into(),
             trailers,
+            open: None,
         };
         self.flush_stream(id);
     }
+
+    /// Writes a part of stream `id`'s answer, more to come: the first part
+    /// brings the headers and the hold on the call's credit.
+    pub(super) fn answer_part(&mut self, id: u32, part: Exchange, credit: Option<CreditGuard>) {
+        let Some(stream) = self.streams.get_mut(&id) else {
+            // Reset or forgotten: dropping the credit tells the worker.
+            return;
+        };
+        let response = part.response;
+        match &mut stream.state {
+            StreamState::Serving => {
+                let Some(credit) = credit else {
+                    return;
+                };
+                let block = header_block(&response);
+                frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
+                stream.state = StreamState::Sending {
+                    data: response.body.into(),
+                    trailers: None,
+                    open: Some(credit),
+                };
+            }
+            StreamState::Sending {
+                data,
+                open: Some(_),
+                ..
+            } => data.extend(&response.body),
+            _ => return,
+        }
+        self.flush_stream(id);
+    }
+}
+
+/// The response's `:status` and header fields, encoded.
+fn header_block(response: &Response) -> Vec<u8> {
+    let mut block = Vec::new();
+    if response.status == 200 {
+        hpack::encode_field(&mut block, b":status", b"200");
+    } else {
+        let status = response.status.max(100).to_string();
+        hpack::encode_field(&mut block, b":status", status.as_bytes());
+    }
+    for (name, value) in &response.headers {
+        hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+    }
+    block
+}
+
+/// The response's trailer fields, encoded, if it has any.
+fn trailer_block(response: &Response) -> Option<Vec<u8>> {
+    (!response.trailers.is_empty()).then(|| {
+        let mut t = Vec::new();
+        for (name, value) in &response.trailers {
+            hpack::encode_field(&mut t, name.as_bytes(), value.as_bytes());
+        }
+        t
+    })
 }
 
 /// `grpc-timeout` (`1S`, `200m`, …) as a duration.

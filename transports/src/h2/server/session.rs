@@ -4,6 +4,7 @@ use synkit_core::time::Instant;
 
 use super::send::grpc_timeout;
 use super::{CONNECTION_WINDOW, Connection};
+use crate::engine::parts::CreditGuard;
 use crate::engine::{Failure, Incoming, Now, Session};
 use crate::h2::frame::{self, ErrorCode};
 use crate::h2::{Exchange, Response};
@@ -64,6 +65,12 @@ impl Session for Connection {
     fn respond(&mut self, id: u32, exchange: Exchange, _now: &Now) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.answer(id, exchange);
+    }
+
+    const STREAMS: bool = true;
+
+    fn respond_part(&mut self, id: u32, part: Exchange, credit: Option<CreditGuard>, _now: &Now) {
+        self.answer_part(id, part, credit);
     }
 
     fn output(&self) -> &[u8] {

@@ -1,6 +1,7 @@
 //! The connection driven by hand: a client's bytes in, frames out.
 
 use super::*;
+use crate::engine::Incoming;
 use crate::h2::Response;
 
 fn now() -> Now {
@@ -339,4 +340,125 @@ fn the_fuzz_driver_survives_known_streams_and_random_ones() {
         }
         super::fuzz::fuzz_stream(&bytes);
     }
+}
+
+/// The answer's part: headers (the first time) and one message.
+fn part(headers: bool, body: Vec<u8>) -> crate::h2::Exchange {
+    crate::h2::Exchange {
+        request: crate::h2::Request::default(),
+        response: Response {
+            status: 200,
+            headers: if headers {
+                vec![("content-type".into(), "application/grpc".into())]
+            } else {
+                Vec::new()
+            },
+            body,
+            trailers: Vec::new(),
+        },
+    }
+}
+
+/// A connection with one call, read and handed out.
+fn streaming_call() -> (Connection, Incoming<crate::h2::Exchange>) {
+    let mut c = open();
+    let mut bytes = Vec::new();
+    frame::put_headers(&mut bytes, 1, &request_block("/s.S/Stream"), false, 16_384);
+    frame::put_data(&mut bytes, 1, &[0, 0, 0, 0, 0], true);
+    c.received(&bytes, &now());
+    let incoming = c.next_request(&now()).expect("a request");
+    (c, incoming)
+}
+
+#[test]
+fn an_answer_in_parts_goes_out_as_it_comes_within_the_windows() {
+    use crate::engine::parts::Credit;
+    let (mut c, incoming) = streaming_call();
+    frames(&mut c);
+    let (credit, guard) = Credit::held(3 * 40_000);
+    c.respond_part(1, part(true, vec![1; 40_000]), Some(guard), &now());
+    let out = frames(&mut c);
+    // Headers once, without END_STREAM; the part's bytes; the stream open.
+    assert_eq!((out[0].0, out[0].1 & flag::END_STREAM), (kind::HEADERS, 0));
+    let data = |out: &[(u8, u8, u32, Vec<u8>)]| -> usize {
+        out.iter()
+            .filter(|f| f.0 == kind::DATA)
+            .inspect(|f| assert_eq!(f.1 & flag::END_STREAM, 0))
+            .map(|f| f.3.len())
+            .sum()
+    };
+    assert_eq!(data(&out), 40_000);
+    assert_eq!(credit.queued(), 80_000, "written bytes are credited back");
+    // The second part outgrows the client's 65 535-byte window: the rest
+    // waits, and stays counted against the worker.
+    c.respond_part(1, part(false, vec![2; 40_000]), None, &now());
+    let out = frames(&mut c);
+    assert!(out.iter().all(|f| f.0 == kind::DATA));
+    assert_eq!(data(&out), 65_535 - 40_000);
+    assert_eq!(credit.queued(), 80_000 - 25_535);
+    let mut more = Vec::new();
+    frame::put_window_update(&mut more, 0, 1 << 20);
+    frame::put_window_update(&mut more, 1, 1 << 20);
+    c.received(&more, &now());
+    assert_eq!(data(&frames(&mut c)), 40_000 - 25_535);
+    assert!(!credit.is_closed());
+    // The end: the last message, then the trailers end the stream.
+    let mut end = incoming.exchange;
+    end.response = Response {
+        status: 200,
+        headers: Vec::new(),
+        body: vec![3; 10],
+        trailers: vec![("grpc-status".into(), "0".into())],
+    };
+    c.respond(1, end, &now());
+    let out = frames(&mut c);
+    assert_eq!(out.len(), 2);
+    assert_eq!((out[0].0, out[0].3.len(), out[0].1), (kind::DATA, 10, 0));
+    assert_eq!(
+        (out[1].0, out[1].1 & flag::END_STREAM),
+        (kind::HEADERS, flag::END_STREAM)
+    );
+    assert!(c.streams.is_empty());
+    assert!(
+        credit.is_closed(),
+        "the finished stream let go of its credit"
+    );
+}
+
+#[test]
+fn a_reset_while_streaming_cancels_the_worker_and_closes_its_credit() {
+    use crate::engine::parts::Credit;
+    let (mut c, incoming) = streaming_call();
+    let (credit, guard) = Credit::held(5);
+    c.respond_part(1, part(true, vec![9; 5]), Some(guard), &now());
+    frames(&mut c);
+    let mut rst = Vec::new();
+    frame::put_rst_stream(&mut rst, 1, ErrorCode::Cancel);
+    c.received(&rst, &now());
+    assert_eq!(c.take_cancelled(), Some(1), "the worker is told");
+    assert!(credit.is_closed(), "and a waiting send wakes");
+    // Parts and the end that were on their way are dropped.
+    let (late, late_guard) = Credit::held(0);
+    c.respond_part(1, part(false, vec![9; 5]), Some(late_guard), &now());
+    assert!(late.is_closed());
+    c.respond(1, incoming.exchange, &now());
+    assert!(frames(&mut c).is_empty());
+    assert!(c.streams.is_empty());
+}
+
+#[test]
+fn a_stream_that_ends_without_trailers_or_bytes_still_ends() {
+    use crate::engine::parts::Credit;
+    let (mut c, incoming) = streaming_call();
+    let (_credit, guard) = Credit::held(1);
+    c.respond_part(1, part(true, vec![1]), Some(guard), &now());
+    frames(&mut c);
+    c.respond(1, incoming.exchange, &now());
+    let out = frames(&mut c);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].0, out[0].1, out[0].3.len()),
+        (kind::DATA, flag::END_STREAM, 0)
+    );
+    assert!(c.streams.is_empty());
 }

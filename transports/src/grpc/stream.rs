@@ -1,0 +1,194 @@
+//! Server streaming: a method that answers one request with any number of
+//! messages, each sent as the service makes it.
+//!
+//! A unary call's answer goes back to the connection whole; a streaming
+//! call's goes in parts. Each [`ServerStream::send`] hands one message to
+//! the connection's event loop, which writes it within the client's
+//! flow-control window; when the client reads slower than the service
+//! sends, `send` waits (the bytes queued per call are bounded), so a slow
+//! or stalled reader costs a waiting worker, never unbounded memory. A
+//! client that resets the stream or goes away, a deadline that passes and
+//! a server shutting down all end the wait with an error, which the
+//! service returns to end the call.
+//!
+//! The first message carries the response headers: the stream's
+//! [`header`](ServerStream::header) metadata, set before it. The call ends
+//! when the service returns: `grpc-status` 0, or the error's status, in the
+//! trailers, with the trailer metadata the `after` hooks set.
+
+use std::marker::PhantomData;
+
+use synkit_core::Context;
+
+use super::{Code, Metadata, Status, ToStatus};
+use crate::engine::parts::{Parts, Stopped};
+use crate::h2::{Exchange, Request, Response};
+
+/// The sending half of a server-streaming call: the service sends its
+/// replies through it.
+///
+/// ```no_run
+/// use synkit_core::Context;
+/// use synkit_transports::grpc::{Server, ServerStream, Status};
+/// use synkit_transports::http::server::ServerConfig;
+///
+/// #[derive(Clone, PartialEq, prost::Message)]
+/// struct CountRequest { #[prost(uint32, tag = "1")] to: u32 }
+/// #[derive(Clone, PartialEq, prost::Message)]
+/// struct Number { #[prost(uint32, tag = "1")] n: u32 }
+///
+/// let count = |_: &Context<'_>, r: CountRequest, out: &mut ServerStream<'_, Number>| {
+///     for n in 1..=r.to {
+///         out.send(&Number { n })?;
+///     }
+///     Ok::<_, Status>(())
+/// };
+/// let server = Server::new()
+///     .server_streaming("/demo.Counter/Count", count)
+///     .bind("127.0.0.1:8082", &ServerConfig::default())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct ServerStream<'s, M> {
+    sink: &'s mut (dyn Sink + 's),
+    _message: PhantomData<fn(&M)>,
+}
+
+impl<'s, M: prost::Message> ServerStream<'s, M> {
+    pub(crate) fn new(sink: &'s mut (dyn Sink + 's)) -> ServerStream<'s, M> {
+        ServerStream {
+            sink,
+            _message: PhantomData,
+        }
+    }
+
+    /// Sends `message`, waiting while the client is behind. An error means
+    /// the call is over (the client reset it or left, its deadline passed,
+    /// or it was cancelled): return it.
+    pub fn send(&mut self, message: &M) -> Result<(), Status> {
+        let len = message.encoded_len();
+        let mut framed = Vec::with_capacity(5 + len);
+        framed.push(0);
+        framed.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+        message
+            .encode(&mut framed)
+            .map_err(|e| Status::new(Code::Internal, e.to_string()))?;
+        self.sink.send(framed)
+    }
+
+    /// The metadata sent as response headers with the first message; `None`
+    /// once it has gone.
+    pub fn header(&mut self) -> Option<&mut Metadata> {
+        self.sink.header()
+    }
+
+    /// Messages sent so far.
+    pub fn sent(&self) -> usize {
+        self.sink.sent()
+    }
+}
+
+impl<M> std::fmt::Debug for ServerStream<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerStream")
+            .field("sent", &self.sink.sent())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a stream's framed messages go.
+pub(crate) trait Sink {
+    fn send(&mut self, framed: Vec<u8>) -> Result<(), Status>;
+    fn header(&mut self) -> Option<&mut Metadata>;
+    fn sent(&self) -> usize;
+}
+
+/// One streaming call's outgoing side, as the server keeps it.
+pub(crate) struct Outbox<'a> {
+    cx: &'a Context<'a>,
+    /// The engine's way to send parts; `None` when the call is served on
+    /// the event loop itself (no worker pool), where nothing can be sent
+    /// before the call returns: the messages are kept for the end.
+    parts: Option<&'a Parts<Exchange>>,
+    header: Metadata,
+    /// Headers and messages have gone out.
+    pub(crate) started: bool,
+    /// Messages kept for the end.
+    pub(crate) kept: Vec<u8>,
+    sent: usize,
+}
+
+impl<'a> Outbox<'a> {
+    pub(crate) fn new(cx: &'a Context<'a>) -> Outbox<'a> {
+        Outbox {
+            cx,
+            parts: cx.value::<Parts<Exchange>>(),
+            header: Metadata::new(),
+            started: false,
+            kept: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// The header metadata not yet sent, for the answer's end.
+    pub(crate) fn take_header(&mut self) -> Metadata {
+        std::mem::take(&mut self.header)
+    }
+}
+
+impl Sink for Outbox<'_> {
+    fn send(&mut self, framed: Vec<u8>) -> Result<(), Status> {
+        self.cx.check().map_err(|e| e.to_status())?;
+        let Some(parts) = self.parts else {
+            self.kept.extend_from_slice(&framed);
+            self.sent += 1;
+            return Ok(());
+        };
+        let headers = if self.started {
+            Vec::new()
+        } else {
+            response_headers(std::mem::take(&mut self.header))
+        };
+        let bytes = framed.len();
+        let part = Exchange {
+            request: Request::default(),
+            response: Response {
+                status: 200,
+                headers,
+                body: framed,
+                trailers: Vec::new(),
+            },
+        };
+        parts
+            .send(self.cx, part, bytes)
+            .map_err(|stopped| match stopped {
+                Stopped::Closed => Status::new(Code::Cancelled, "the client ended the stream"),
+                Stopped::Expired => self.cx.check().err().map_or_else(
+                    || Status::new(Code::DeadlineExceeded, "the deadline passed"),
+                    |e| e.to_status(),
+                ),
+            })?;
+        self.started = true;
+        self.sent += 1;
+        Ok(())
+    }
+
+    fn header(&mut self) -> Option<&mut Metadata> {
+        (!self.started).then_some(&mut self.header)
+    }
+
+    fn sent(&self) -> usize {
+        self.sent
+    }
+}
+
+/// A gRPC answer's header fields: the content type, then `header`'s pairs.
+pub(crate) fn response_headers(header: Metadata) -> Vec<(crate::h2::Field, crate::h2::Field)> {
+    let mut headers = vec![("content-type".into(), "application/grpc".into())];
+    headers.extend(
+        header
+            .into_pairs()
+            .into_iter()
+            .map(|(n, v)| (n.into(), v.into())),
+    );
+    headers
+}
