@@ -12,7 +12,9 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// Imports and helpers each script gets first: `varint(n)` (an int64 as
 /// protobuf writes it), `read_varint(data, i)`, `fields(message)` (a dict
-/// of tag → int or bytes), and `ident`, the bytes-as-they-are serializer.
+/// of tag → int or bytes), `ident`, the bytes-as-they-are serializer, and
+/// `serve(*handlers, options=())`, which serves on a free port it prints
+/// first (for [`Server`]).
 pub const PRELUDE: &str = r#"
 import concurrent.futures, grpc, json, sys, time
 
@@ -53,6 +55,15 @@ def fields(data):
     return out
 
 ident = lambda b: b
+
+def serve(*handlers, options=()):
+    # A server on a free port, which it prints first, until killed.
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(8), options=list(options))
+    server.add_generic_rpc_handlers(handlers)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
+    server.wait_for_termination()
 "#;
 
 /// The command that runs `script` after the [`PRELUDE`], with `args` as
@@ -79,4 +90,47 @@ pub fn run(script: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the script's JSON")
+}
+
+/// A Python gRPC server run from a script that prints its port on its
+/// first line; killed when dropped, even by a failing assertion.
+#[derive(Debug)]
+pub struct Server {
+    child: std::process::Child,
+    /// Where it listens, on 127.0.0.1.
+    pub addr: std::net::SocketAddr,
+}
+
+impl Server {
+    /// Starts `script` (after the [`PRELUDE`]) and reads its port.
+    ///
+    /// # Panics
+    ///
+    /// If the Python cannot run or prints no port.
+    pub fn start(script: &str) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = command(script, &[])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the system python3 (apt-get install python3-grpcio)");
+        let mut line = String::new();
+        let read = BufReader::new(child.stdout.take().expect("its stdout")).read_line(&mut line);
+        let port = read.ok().and_then(|_| line.trim().parse::<u16>().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the Python server printed no port: {line:?}");
+        };
+        Server {
+            child,
+            addr: ([127, 0, 0, 1], port).into(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -86,8 +86,6 @@ fn hex(s: &str) -> String {
 }
 
 const SERVER: &str = r#"
-from concurrent import futures
-
 def sum_(request, context):
     f = fields(request)
     a, b = f.get(1, 0), f.get(2, 0)
@@ -106,12 +104,7 @@ handler = grpc.method_handlers_generic_handler("pb.Add", {
     "Sum": grpc.unary_unary_rpc_method_handler(sum_, request_deserializer=ident, response_serializer=ident),
     "Concat": grpc.unary_unary_rpc_method_handler(concat, request_deserializer=ident, response_serializer=ident),
 })
-server = grpc.server(futures.ThreadPoolExecutor(8), options=[("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)])
-server.add_generic_rpc_handlers((handler,))
-port = server.add_insecure_port("127.0.0.1:0")
-server.start()
-print(port, flush=True)
-server.wait_for_termination()
+serve(handler, options=[("grpc.max_receive_message_length", 8 << 20), ("grpc.max_send_message_length", 8 << 20)])
 "#;
 
 use synkit_core::{Context, Endpoint};
@@ -120,19 +113,8 @@ use synkit_transports::grpc::{Client, Code};
 
 #[test]
 fn synkits_client_calls_pythons_grpcio_server() {
-    use std::io::{BufRead, BufReader};
-    let mut child = Killed(
-        synkit_tests::grpcio::command(SERVER, &[])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("run the system python3"),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the server's port");
-    let client = std::sync::Arc::new(Client::new(([127, 0, 0, 1], port).into()));
+    let python = synkit_tests::grpcio::Server::start(SERVER);
+    let client = std::sync::Arc::new(Client::new(python.addr));
     let sum = client
         .clone()
         .endpoint::<SumRequest, SumReply>("/pb.Add/Sum");
@@ -189,17 +171,7 @@ fn synkits_client_calls_pythons_grpcio_server() {
             });
         }
     });
-    drop(child);
-}
-
-/// A child process killed when dropped, even by a failing assertion.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    drop(python);
 }
 
 #[test]

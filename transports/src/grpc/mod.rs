@@ -15,7 +15,7 @@ mod status;
 mod stream;
 mod trace;
 
-pub use client::{Client, MethodEndpoint};
+pub use client::{Client, MethodEndpoint, ResponseStream};
 pub use metadata::{Metadata, metadata};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};

@@ -5,7 +5,10 @@
 // bytes are errors, carried in the reply's err, as Go kit's addtransport
 // encodes them). With -mode client it calls -method (Sum or Concat) with
 // -a and -b through Go kit's grpc client and prints the reply as JSON, or
-// {"code":…,"message":…} for a gRPC error. With -mode stream it calls the
+// {"code":…,"message":…} for a gRPC error. The server also serves
+// /pb.Stream/Count, server streaming with Go's grpc alone: A replies
+// SumReply{V: i} (i from 0) padded with B bytes in Err; a negative B ends
+// the stream with ABORTED after them. With -mode stream it calls the
 // server-streaming -method (Go kit has no streaming; this is Go's grpc
 // alone) with SumRequest{A: -a, B: -b} and prints the V of every SumReply
 // it reads, the final status and the header and trailer metadata.
@@ -21,11 +24,13 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	grpctransport "github.com/go-kit/kit/transport/grpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -140,6 +145,7 @@ func main() {
 	}
 	g := grpc.NewServer()
 	pb.RegisterAddServer(g, s)
+	g.RegisterService(&streamDesc, struct{}{})
 	panic(g.Serve(ln))
 }
 
@@ -256,4 +262,38 @@ func flat(md metadata.MD) map[string]string {
 		}
 	}
 	return out
+}
+
+// streamDesc is /pb.Stream/Count, declared by hand: Go kit has no
+// streaming, and protoc-gen-go is not needed for one method.
+var streamDesc = grpc.ServiceDesc{
+	ServiceName: "pb.Stream",
+	HandlerType: (*interface{})(nil),
+	Streams: []grpc.StreamDesc{{
+		StreamName:    "Count",
+		ServerStreams: true,
+		Handler: func(_ interface{}, stream grpc.ServerStream) error {
+			var req pb.SumRequest
+			if err := stream.RecvMsg(&req); err != nil {
+				return err
+			}
+			if err := stream.SetHeader(metadata.Pairs("x-stream", "go")); err != nil {
+				return err
+			}
+			pad := ""
+			if req.B > 0 {
+				pad = strings.Repeat("x", int(req.B))
+			}
+			for i := int64(0); i < req.A; i++ {
+				if err := stream.SendMsg(&pb.SumReply{V: i, Err: pad}); err != nil {
+					return err
+				}
+			}
+			if req.B < 0 {
+				return status.Error(codes.Aborted, "stopped on purpose")
+			}
+			stream.SetTrailer(metadata.Pairs("x-done", "go"))
+			return nil
+		},
+	}},
 }
