@@ -5,6 +5,7 @@
 use synkit_core::Context;
 
 use super::{Code, Status};
+use crate::h2::Field;
 
 /// Header fields that belong to gRPC or HTTP/2 itself, never metadata.
 const RESERVED: &[&str] = &[
@@ -30,7 +31,7 @@ const RESERVED: &[&str] = &[
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(Field, Field)>,
 }
 
 impl Metadata {
@@ -44,7 +45,7 @@ impl Metadata {
         self.pairs
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Adds `name: value` (the name lower-cased, as HTTP/2 requires).
@@ -53,7 +54,7 @@ impl Metadata {
     pub fn insert(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
         if !is_reserved(&name) && !name.starts_with(':') {
-            self.pairs.push((name, value.to_owned()));
+            self.pairs.push((name.into(), value.to_owned().into()));
         }
     }
 
@@ -65,7 +66,7 @@ impl Metadata {
 
     /// Every pair, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// Whether there are no pairs.
@@ -74,12 +75,12 @@ impl Metadata {
     }
 
     /// A request's fields as metadata, in place: the reserved ones dropped.
-    pub(crate) fn from_pairs(mut pairs: Vec<(String, String)>) -> Metadata {
+    pub(crate) fn from_pairs(mut pairs: Vec<(Field, Field)>) -> Metadata {
         pairs.retain(|(n, _)| !is_reserved(n) && !n.starts_with(':'));
         Metadata { pairs }
     }
 
-    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+    pub(crate) fn into_pairs(self) -> Vec<(Field, Field)> {
         self.pairs
     }
 }

@@ -25,17 +25,15 @@ pub use trace::{ClientTrace, ServerTrace};
 /// The largest message taken or sent by default: gRPC's 4 MiB.
 pub const MAX_MESSAGE: usize = 4 << 20;
 
-/// Frames `message` as gRPC does: a zero "compressed" byte, the length as
-/// four big-endian bytes, the bytes.
-pub(crate) fn frame_message(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(5 + message.len());
+/// `message` encoded and framed as gRPC does (a zero "compressed" byte,
+/// the length as four big-endian bytes, the bytes), in one allocation.
+pub(crate) fn framed(message: &impl prost::Message) -> Vec<u8> {
+    let len = message.encoded_len();
+    let mut out = Vec::with_capacity(5 + len);
     out.push(0);
-    out.extend_from_slice(
-        &u32::try_from(message.len())
-            .unwrap_or(u32::MAX)
-            .to_be_bytes(),
-    );
-    out.extend_from_slice(message);
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    // The vector has room for all of it: encoding cannot fail.
+    let _ = message.encode(&mut out);
     out
 }
 

@@ -8,16 +8,15 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message as _;
 use synkit_core::{Context, Endpoint};
 
 use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
-use super::stream::{Outbox, ServerStream, Sink, response_headers};
-use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, frame_message, unframe_message};
+use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
+use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::h2::server::Connection;
-use crate::h2::{Exchange, Response};
+use crate::h2::{Exchange, Fields, Response};
 use crate::http::server::ServerConfig;
 
 type Unary = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
@@ -34,7 +33,7 @@ enum Method {
 
 /// How a call ended, as its answer is written.
 struct Answer {
-    /// A unary call's message, or `None` for a stream's end; or the status
+    /// A unary call's message, framed, or `None` for a stream's end; or the status
     /// the call failed with.
     outcome: Result<Option<Vec<u8>>, Status>,
     /// A stream's headers (and messages) have gone out.
@@ -115,7 +114,7 @@ impl Server {
                 )
             })?;
             let reply = endpoint.call(cx, req).map_err(|e| e.to_status())?;
-            Ok(reply.encode_to_vec())
+            Ok(framed(&reply))
         };
         self.methods
             .insert(path.to_owned(), Method::Unary(Box::new(call)));
@@ -323,8 +322,8 @@ impl Server {
         let request = &exchange.request;
         let message = unframe_message(&request.body, self.max_message)?;
         if self.health && request.path == "/grpc.health.v1.Health/Check" {
-            // HealthCheckResponse{status: SERVING}.
-            return Ok(Some(vec![0x08, 0x01]));
+            // HealthCheckResponse{status: SERVING}, framed.
+            return Ok(Some(vec![0, 0, 0, 0, 2, 0x08, 0x01]));
         }
         let Some(method) = self.methods.get(&request.path) else {
             return Err(self.unknown(&request.path));
@@ -373,7 +372,7 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
     } = answer;
     // A stream already under way has sent its headers.
     let headers = if started {
-        Vec::new()
+        Fields::Borrowed(&[])
     } else {
         response_headers(header)
     };
@@ -381,15 +380,8 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
         Ok(reply) => Response {
             status: 200,
             headers,
-            body: reply.map_or(kept, |message| frame_message(&message)),
-            trailers: std::iter::once(("grpc-status".into(), "0".into()))
-                .chain(
-                    trailer
-                        .into_pairs()
-                        .into_iter()
-                        .map(|(n, v)| (n.into(), v.into())),
-                )
-                .collect(),
+            body: reply.unwrap_or(kept),
+            trailers: ok_trailers(trailer),
         },
         Err(status) => Response {
             status: 200,
@@ -402,7 +394,8 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
                     "grpc-message".into(),
                     percent_encode(&status.message).into(),
                 ),
-            ],
+            ]
+            .into(),
         },
     };
 }

@@ -22,7 +22,7 @@ use synkit_core::Context;
 
 use super::{Code, Metadata, Status, ToStatus};
 use crate::engine::parts::{Parts, Stopped};
-use crate::h2::{Exchange, Request, Response};
+use crate::h2::{Exchange, Field, Fields, Request, Response};
 
 /// The sending half of a server-streaming call: the service sends its
 /// replies through it.
@@ -65,14 +65,7 @@ impl<'s, M: prost::Message> ServerStream<'s, M> {
     /// the call is over (the client reset it or left, its deadline passed,
     /// or it was cancelled): return it.
     pub fn send(&mut self, message: &M) -> Result<(), Status> {
-        let len = message.encoded_len();
-        let mut framed = Vec::with_capacity(5 + len);
-        framed.push(0);
-        framed.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-        message
-            .encode(&mut framed)
-            .map_err(|e| Status::new(Code::Internal, e.to_string()))?;
-        self.sink.send(framed)
+        self.sink.send(super::framed(message))
     }
 
     /// The metadata sent as response headers with the first message; `None`
@@ -144,7 +137,7 @@ impl Sink for Outbox<'_> {
             return Ok(());
         };
         let headers = if self.started {
-            Vec::new()
+            Fields::Borrowed(&[])
         } else {
             response_headers(std::mem::take(&mut self.header))
         };
@@ -155,7 +148,7 @@ impl Sink for Outbox<'_> {
                 status: 200,
                 headers,
                 body: framed,
-                trailers: Vec::new(),
+                trailers: Fields::Borrowed(&[]),
             },
         };
         parts
@@ -181,14 +174,29 @@ impl Sink for Outbox<'_> {
     }
 }
 
-/// A gRPC answer's header fields: the content type, then `header`'s pairs.
-pub(crate) fn response_headers(header: Metadata) -> Vec<(crate::h2::Field, crate::h2::Field)> {
-    let mut headers = vec![("content-type".into(), "application/grpc".into())];
-    headers.extend(
-        header
-            .into_pairs()
-            .into_iter()
-            .map(|(n, v)| (n.into(), v.into())),
-    );
-    headers
+/// A gRPC answer's header fields: the content type, then `header`'s pairs
+/// (a constant list when there are none).
+pub(crate) fn response_headers(header: Metadata) -> Fields {
+    const CONTENT_TYPE: &[(Field, Field)] = &[(
+        Field::Borrowed("content-type"),
+        Field::Borrowed("application/grpc"),
+    )];
+    if header.is_empty() {
+        return Fields::Borrowed(CONTENT_TYPE);
+    }
+    let mut headers = CONTENT_TYPE.to_vec();
+    headers.extend(header.into_pairs());
+    headers.into()
+}
+
+/// A successful call's trailer fields: `grpc-status: 0`, then `trailer`'s
+/// pairs (a constant list when there are none).
+pub(crate) fn ok_trailers(trailer: Metadata) -> Fields {
+    const OK: &[(Field, Field)] = &[(Field::Borrowed("grpc-status"), Field::Borrowed("0"))];
+    if trailer.is_empty() {
+        return Fields::Borrowed(OK);
+    }
+    let mut trailers = OK.to_vec();
+    trailers.extend(trailer.into_pairs());
+    trailers.into()
 }

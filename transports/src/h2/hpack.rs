@@ -162,6 +162,10 @@ pub(crate) struct BlockDecoder {
     max: usize,
     /// What our `SETTINGS_HEADER_TABLE_SIZE` allows the peer.
     allowed: usize,
+    /// A literal field's name and value, decoded here: kept between
+    /// blocks, so a block of literals allocates nothing.
+    name: Vec<u8>,
+    value: Vec<u8>,
 }
 
 impl BlockDecoder {
@@ -172,6 +176,8 @@ impl BlockDecoder {
             size: 0,
             max: table_size,
             allowed: table_size,
+            name: Vec::new(),
+            value: Vec::new(),
         }
     }
 
@@ -219,8 +225,24 @@ impl BlockDecoder {
         block: &[u8],
         mut field: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), String> {
-        let (mut pos, mut fields) = (0, 0);
-        let (mut name, mut value) = (Vec::new(), Vec::new());
+        let (mut name, mut value) = (
+            std::mem::take(&mut self.name),
+            std::mem::take(&mut self.value),
+        );
+        let decoded = self.decode_into(block, &mut field, &mut name, &mut value);
+        (self.name, self.value) = (name, value);
+        decoded
+    }
+
+    fn decode_into(
+        &mut self,
+        block: &[u8],
+        field: &mut impl FnMut(&[u8], &[u8]),
+        name: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let mut pos = 0;
+        let mut fields = 0;
         while pos < block.len() {
             let b = block[pos];
             if b & 0x80 != 0 {
@@ -243,13 +265,13 @@ impl BlockDecoder {
                 let indexing = b & 0xc0 == 0x40;
                 let index = get_int(block, &mut pos, if indexing { 6 } else { 4 })?;
                 if index == 0 {
-                    get_string(block, &mut pos, &mut name)?;
+                    get_string(block, &mut pos, name)?;
                 } else {
                     name.clear();
                     name.extend_from_slice(self.field(index)?.0);
                 }
-                get_string(block, &mut pos, &mut value)?;
-                field(&name, &value);
+                get_string(block, &mut pos, value)?;
+                field(name, value);
                 if indexing {
                     self.insert(name.clone(), value.clone());
                 }

@@ -18,11 +18,12 @@ pub use frame::ErrorCode;
 #[derive(Debug, Default)]
 pub struct Request {
     /// `:method`.
-    pub method: String,
+    pub method: Field,
     /// `:path`.
     pub path: String,
-    /// The other fields, names in lower case, in order.
-    pub headers: Vec<(String, String)>,
+    /// The other fields, names in lower case, in order. The names and
+    /// values gRPC requests commonly carry are constants, not copies.
+    pub headers: Vec<(Field, Field)>,
     /// The DATA frames' bytes.
     pub body: Vec<u8>,
 }
@@ -33,12 +34,45 @@ impl Request {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 }
 
 /// A header field's name or value: usually a constant, owned when not.
 pub type Field = std::borrow::Cow<'static, str>;
+
+/// A list of header fields: a constant one (`Cow::Borrowed`, no
+/// allocation) or built for the answer.
+pub type Fields = std::borrow::Cow<'static, [(Field, Field)]>;
+
+/// Field names gRPC requests commonly carry.
+const COMMON_NAMES: &[&str] = &[
+    "content-type",
+    "te",
+    "user-agent",
+    "grpc-timeout",
+    "grpc-accept-encoding",
+    "grpc-encoding",
+    "accept-encoding",
+];
+
+/// Field values (and methods) gRPC requests commonly carry.
+const COMMON_VALUES: &[&str] = &[
+    "POST",
+    "application/grpc",
+    "trailers",
+    "identity,deflate,gzip",
+    "identity",
+    "gzip",
+];
+
+/// `s` as a constant from `common` when it is one, else a copy.
+pub(crate) fn interned(s: &str, common: &[&'static str]) -> Field {
+    common
+        .iter()
+        .find(|c| **c == s)
+        .map_or_else(|| Field::Owned(s.to_owned()), |c| Field::Borrowed(c))
+}
 
 /// A response to write: headers, body, trailers. With an empty body and
 /// trailers given, the trailers go in the one HEADERS frame (gRPC's
@@ -48,11 +82,11 @@ pub struct Response {
     /// `:status`.
     pub status: u16,
     /// Fields sent before the body.
-    pub headers: Vec<(Field, Field)>,
+    pub headers: Fields,
     /// The body.
     pub body: Vec<u8>,
     /// Fields sent after the body.
-    pub trailers: Vec<(Field, Field)>,
+    pub trailers: Fields,
 }
 
 /// A request and, once served, its response.

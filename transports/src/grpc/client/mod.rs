@@ -21,7 +21,7 @@ use prost::Message;
 use synkit_core::{Context, Endpoint};
 
 use super::metadata::{ClientAfter, ClientBefore};
-use super::{Code, MAX_MESSAGE, Metadata, Status, frame_message, unframe_message};
+use super::{Code, MAX_MESSAGE, Metadata, Status, framed, unframe_message};
 use crate::h2::frame::{self, ErrorCode};
 use crate::h2::hpack;
 use conn::{Conn, Reply, Sink, dial, forget, lock, open_stream, send_request, wait};
@@ -91,7 +91,7 @@ impl Client {
         request: &Req,
     ) -> Result<Resp, Status> {
         cx.check().map_err(|e| super::ToStatus::to_status(&e))?;
-        let body = frame_message(&request.encode_to_vec());
+        let body = framed(request);
         let mut md = Metadata::new();
         for before in &self.before {
             before(cx, &mut md);
@@ -148,7 +148,7 @@ impl Client {
         request: &Req,
     ) -> Result<ResponseStream<'c, Resp>, Status> {
         cx.check().map_err(|e| super::ToStatus::to_status(&e))?;
-        let body = frame_message(&request.encode_to_vec());
+        let body = framed(request);
         let mut md = Metadata::new();
         for before in &self.before {
             before(cx, &mut md);

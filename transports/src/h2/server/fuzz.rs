@@ -48,7 +48,7 @@ pub(crate) fn fuzz_stream(bytes: &[u8]) {
             assert!(req.exchange.request.body.len() <= max_body);
             req.exchange.response.status = 200;
             req.exchange.response.body = b"ok".to_vec();
-            req.exchange.response.trailers = vec![("grpc-status".into(), "0".into())];
+            req.exchange.response.trailers = vec![("grpc-status".into(), "0".into())].into();
             c.respond(req.id, req.exchange, &now);
             progressed = true;
         }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use synkit_core::time::Duration;
 
-use super::Request;
 use super::frame::{self, ErrorCode, Head, flag, kind, setting};
 use super::hpack::BlockDecoder;
+use super::{COMMON_NAMES, COMMON_VALUES, Request, interned};
 use crate::engine::parts::CreditGuard;
 
 #[cfg(any(test, fuzzing))]
@@ -120,6 +120,8 @@ pub(crate) struct Connection {
     /// Our connection window: request bytes held before a service takes
     /// them, at most.
     window: u32,
+    /// A header block being encoded: kept, so answers allocate none.
+    block: Vec<u8>,
 }
 
 impl Connection {
@@ -173,6 +175,7 @@ impl Connection {
             cancelled: Vec::new(),
             owed: 0,
             held_total: 0,
+            block: Vec::new(),
         }
     }
 
@@ -332,10 +335,11 @@ impl Connection {
             // Even, reused or going backwards.
             return Err(ErrorCode::ProtocolError);
         }
-        self.continuing = Some((id, block.to_vec(), end_stream));
         if head.flags & flag::END_HEADERS != 0 {
-            return self.header_block_done();
+            // The whole block in one frame, read where it lies.
+            return self.header_block(id, block, end_stream);
         }
+        self.continuing = Some((id, block.to_vec(), end_stream));
         Ok(())
     }
 
@@ -357,11 +361,17 @@ impl Connection {
         let Some((id, block, end_stream)) = self.continuing.take() else {
             return Ok(());
         };
+        self.header_block(id, &block, end_stream)
+    }
+
+    /// A stream's whole header block: a request's headers, or its
+    /// trailers.
+    fn header_block(&mut self, id: u32, block: &[u8], end_stream: bool) -> Result<(), ErrorCode> {
         let mut request = Request::default();
         let mut scheme = false;
         let mut bad = false;
         let mut size = 0;
-        let decoded = self.decoder.decode(&block, |name, value| {
+        let decoded = self.decoder.decode(block, |name, value| {
             size += name.len() + value.len() + 32;
             let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value))
             else {
@@ -369,14 +379,16 @@ impl Connection {
                 return;
             };
             match name {
-                ":method" => value.clone_into(&mut request.method),
+                ":method" => request.method = interned(value, COMMON_VALUES),
                 ":path" => value.clone_into(&mut request.path),
                 ":scheme" => scheme = true,
                 ":authority" => {}
                 _ if name.starts_with(':') || name.bytes().any(|b| b.is_ascii_uppercase()) => {
                     bad = true;
                 }
-                _ => request.headers.push((name.to_owned(), value.to_owned())),
+                _ => request
+                    .headers
+                    .push((interned(name, COMMON_NAMES), interned(value, COMMON_VALUES))),
             }
         });
         if decoded.is_err() {

@@ -4,7 +4,7 @@ use super::{Connection, StreamState};
 use crate::engine::parts::CreditGuard;
 use crate::h2::frame;
 use crate::h2::hpack;
-use crate::h2::{Exchange, Response};
+use crate::h2::{Exchange, Field, Response};
 use synkit_core::time::Duration;
 
 impl Connection {
@@ -101,23 +101,37 @@ impl Connection {
             self.flush_stream(id);
             return;
         }
-        let mut block = header_block(&response);
+        let mut block = std::mem::take(&mut self.block);
+        header_block(&response, &mut block);
         let trailers_only = response.body.is_empty() && !response.trailers.is_empty();
         if trailers_only {
-            for (name, value) in &response.trailers {
-                hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
-            }
+            fields(&response.trailers, &mut block);
             frame::put_headers(&mut self.output, id, &block, true, self.peer_max_frame);
+            self.block = block;
             self.streams.remove(&id);
             return;
         }
         frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
-        let trailers = trailer_block(&response);
-        if response.body.is_empty() && trailers.is_none() {
-            frame::put_data(&mut self.output, id, &[], true);
+        let len = i64::try_from(response.body.len()).unwrap_or(i64::MAX);
+        let fits = len <= self.send_window.min(stream.send_window)
+            && response.body.len() <= self.peer_max_frame;
+        if fits {
+            // The common answer: one DATA frame and the trailers, straight
+            // out, nothing kept.
+            let last = response.trailers.is_empty();
+            frame::put_data(&mut self.output, id, &response.body, last);
+            self.send_window -= len;
+            if !last {
+                block.clear();
+                fields(&response.trailers, &mut block);
+                frame::put_headers(&mut self.output, id, &block, true, self.peer_max_frame);
+            }
+            self.block = block;
             self.streams.remove(&id);
             return;
         }
+        self.block = block;
+        let trailers = trailer_block(&response);
         stream.state = StreamState::Sending {
             data: response.body.into(),
             trailers,
@@ -139,8 +153,10 @@ impl Connection {
                 let Some(credit) = credit else {
                     return;
                 };
-                let block = header_block(&response);
+                let mut block = std::mem::take(&mut self.block);
+                header_block(&response, &mut block);
                 frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
+                self.block = block;
                 stream.state = StreamState::Sending {
                     data: response.body.into(),
                     trailers: None,
@@ -158,28 +174,30 @@ impl Connection {
     }
 }
 
-/// The response's `:status` and header fields, encoded.
-fn header_block(response: &Response) -> Vec<u8> {
-    let mut block = Vec::new();
+/// The response's `:status` and header fields, encoded into `block`.
+fn header_block(response: &Response, block: &mut Vec<u8>) {
+    block.clear();
     if response.status == 200 {
-        hpack::encode_field(&mut block, b":status", b"200");
+        hpack::encode_field(block, b":status", b"200");
     } else {
         let status = response.status.max(100).to_string();
-        hpack::encode_field(&mut block, b":status", status.as_bytes());
+        hpack::encode_field(block, b":status", status.as_bytes());
     }
-    for (name, value) in &response.headers {
-        hpack::encode_field(&mut block, name.as_bytes(), value.as_bytes());
+    fields(&response.headers, block);
+}
+
+/// `fields`, encoded onto `block`.
+fn fields(fields: &[(Field, Field)], block: &mut Vec<u8>) {
+    for (name, value) in fields {
+        hpack::encode_field(block, name.as_bytes(), value.as_bytes());
     }
-    block
 }
 
 /// The response's trailer fields, encoded, if it has any.
 fn trailer_block(response: &Response) -> Option<Vec<u8>> {
     (!response.trailers.is_empty()).then(|| {
         let mut t = Vec::new();
-        for (name, value) in &response.trailers {
-            hpack::encode_field(&mut t, name.as_bytes(), value.as_bytes());
-        }
+        fields(&response.trailers, &mut t);
         t
     })
 }

@@ -113,12 +113,13 @@ impl Session for Connection {
         };
         exchange.response = Response {
             status: 200,
-            headers: vec![("content-type".into(), "application/grpc".into())],
+            headers: vec![("content-type".into(), "application/grpc".into())].into(),
             body: Vec::new(),
             trailers: vec![
                 ("grpc-status".into(), code.into()),
                 ("grpc-message".into(), message.into()),
-            ],
+            ]
+            .into(),
         };
     }
 }

@@ -91,9 +91,9 @@ fn a_call_is_read_served_and_answered_within_the_window() {
     let mut exchange = incoming.exchange;
     exchange.response = Response {
         status: 200,
-        headers: vec![("content-type".into(), "application/grpc".into())],
+        headers: vec![("content-type".into(), "application/grpc".into())].into(),
         body: vec![7; 100_000],
-        trailers: vec![("grpc-status".into(), "0".into())],
+        trailers: vec![("grpc-status".into(), "0".into())].into(),
     };
     c.respond(1, exchange, &now());
     let sent: usize = frames(&mut c)
@@ -349,12 +349,12 @@ fn part(headers: bool, body: Vec<u8>) -> crate::h2::Exchange {
         response: Response {
             status: 200,
             headers: if headers {
-                vec![("content-type".into(), "application/grpc".into())]
+                vec![("content-type".into(), "application/grpc".into())].into()
             } else {
-                Vec::new()
+                Vec::new().into()
             },
             body,
-            trailers: Vec::new(),
+            trailers: Vec::new().into(),
         },
     }
 }
@@ -406,9 +406,9 @@ fn an_answer_in_parts_goes_out_as_it_comes_within_the_windows() {
     let mut end = incoming.exchange;
     end.response = Response {
         status: 200,
-        headers: Vec::new(),
+        headers: Vec::new().into(),
         body: vec![3; 10],
-        trailers: vec![("grpc-status".into(), "0".into())],
+        trailers: vec![("grpc-status".into(), "0".into())].into(),
     };
     c.respond(1, end, &now());
     let out = frames(&mut c);
