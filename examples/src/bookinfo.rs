@@ -2,19 +2,21 @@
 //! (`GetBookInfo`, `GetBookList`) served by instances that register in etcd
 //! under `/services/book/`, `GetBookInfo` behind a delaying rate limiter
 //! (1 a second, a burst of 100 000); and a client that finds the instances
-//! in etcd, makes a gRPC endpoint of each behind a Hystrix-style breaker,
-//! balances round robin with `Retry` (3 attempts), and traces each call
+//! in etcd, makes a gRPC endpoint of each run as a Hystrix command (with
+//! hystrix-go's defaults: breaker, concurrency limit, timeout), balances round robin with `Retry` (3 attempts), and traces each call
 //! under a parent span `bookCaller`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use synkit_core::breaker::{BreakerLayer, CircuitBreaker, RollingWindow, Settings};
+use synkit_core::bulkhead::{Bulkhead, ConcurrencyLimitLayer};
 use synkit_core::endpoint::{BoxEndpoint, endpoint_fn};
 use synkit_core::lb::{Retry, RoundRobin};
 use synkit_core::ratelimit::{DelayingLimiterLayer, Rate, TokenBucket};
 use synkit_core::sd::{DiscoveryError, Endpointer, Instancer};
 use synkit_core::time::{SystemClock, ThreadSleep};
+use synkit_core::timeout::TimeoutLayer;
 use synkit_core::{Context, Endpoint};
 use synkit_transports::grpc::{Client, ClientTrace, Code, Server, Status};
 
@@ -104,8 +106,20 @@ pub fn server() -> Server {
 
 type Breaker = CircuitBreaker<RollingWindow, SystemClock>;
 
-/// One instance's method: its gRPC endpoint behind a Hystrix-style
-/// breaker.
+/// The breaker's settings: hystrix-go's defaults, which the Go kit seed's
+/// `circuitbreaker.Hystrix` command runs with — a 10 s rolling window
+/// that trips at 50 % errors once it holds 20 calls
+/// ([`RollingWindow::hystrix_defaults`]), open for a 5 s sleep window
+/// before one probe, each call given 1 s, 10 calls at once.
+pub const HYSTRIX_SLEEP_WINDOW: synkit_core::time::Duration =
+    synkit_core::time::Duration::from_secs(5);
+/// See [`HYSTRIX_SLEEP_WINDOW`].
+pub const HYSTRIX_TIMEOUT: synkit_core::time::Duration = synkit_core::time::Duration::from_secs(1);
+/// See [`HYSTRIX_SLEEP_WINDOW`].
+pub const HYSTRIX_MAX_CONCURRENT: u32 = 10;
+
+/// One instance's method: its gRPC endpoint run as a Hystrix command
+/// (breaker, concurrency limit, timeout).
 pub struct Instance<Req, Resp> {
     endpoint: BoxEndpoint<Req, Resp, Status>,
 }
@@ -135,13 +149,23 @@ where
     if let Some(tracer) = tracer {
         client = client.traced(tracer);
     }
+    // As `hystrix.Do` runs a command: the breaker first (open: refused at
+    // once), then a slot among the command's concurrent calls, then the
+    // call under the command's timeout.
     let breaker = Arc::new(Breaker::new(
         RollingWindow::hystrix_defaults(),
-        Settings::default(),
+        Settings {
+            open_timeout: HYSTRIX_SLEEP_WINDOW,
+            half_open_max: 1,
+        },
         SystemClock,
     ));
     let endpoint = Arc::new(client)
         .endpoint::<Req, Resp>(path)
+        .with(TimeoutLayer::new(HYSTRIX_TIMEOUT))
+        .with(ConcurrencyLimitLayer::new(Arc::new(Bulkhead::new(
+            HYSTRIX_MAX_CONCURRENT,
+        ))))
         .with(BreakerLayer::new(breaker))
         .boxed();
     Ok(Instance { endpoint })

@@ -92,3 +92,34 @@ fn the_client_finds_both_servers_and_one_trace_joins_them() {
         "{out}"
     );
 }
+
+#[test]
+fn each_instance_is_a_hystrix_command_with_hystrix_gos_defaults() {
+    use std::sync::Arc;
+    use synkit_core::Context;
+    use synkit_core::sd::{FixedInstancer, Instancer};
+    use synkit_examples::bookinfo::BookClient;
+    // An instance where nothing listens: every attempt fails at once.
+    let dead = free_addr().to_string();
+    let instancer: Arc<dyn Instancer> = Arc::new(FixedInstancer::new([dead]));
+    let client = BookClient::new(&instancer, None);
+    let cx = Context::background();
+    // Three attempts a call: 20 failures fill the volume threshold on the
+    // seventh call, and 100 % errors trip the breaker; the calls after it
+    // are refused without dialling.
+    let mut errors = Vec::new();
+    for _ in 0..8 {
+        errors.push(client.book_info(&cx, 1).expect_err("nothing to call"));
+    }
+    assert!(
+        errors[..6]
+            .iter()
+            .all(|e| !e.contains("circuit breaker is open")),
+        "{errors:?}"
+    );
+    assert!(
+        errors[7].contains("circuit breaker is open"),
+        "{:?}",
+        errors[7]
+    );
+}
