@@ -107,6 +107,10 @@ struct Seen {
 }
 
 fn ours(seen: &Arc<Seen>) -> GrpcHandle {
+    ours_with(seen, Server::new())
+}
+
+fn ours_with(seen: &Arc<Seen>, server: Server) -> GrpcHandle {
     let seen = Arc::clone(seen);
     let count = move |_: &Context<'_>, r: SumRequest, out: &mut ServerStream<'_, SumReply>| {
         if let Some(header) = out.header() {
@@ -130,7 +134,7 @@ fn ours(seen: &Arc<Seen>) -> GrpcHandle {
         seen.ended.lock().unwrap().push(Code::Ok);
         Ok(())
     };
-    Server::new()
+    server
         .server_streaming("/pb.Stream/Count", count)
         .after(|_, _, trailer| trailer.insert("x-done", "synkit"))
         .bind("127.0.0.1:0", &ServerConfig::default())
@@ -234,5 +238,48 @@ fn a_stream_past_its_deadline_ends_with_deadline_exceeded() {
         matches!(ended, Code::DeadlineExceeded | Code::Cancelled),
         "{ended:?}"
     );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn streams_past_the_limit_are_refused_and_unary_calls_still_served() {
+    let seen = Arc::new(Seen::default());
+    let server = ours_with(&seen, Server::new().max_streams(1));
+    let client = Client::new(server.local_addr());
+    let cx = Context::background();
+    let mut held = client
+        .server_streaming::<_, SumReply>(
+            &cx,
+            "/pb.Stream/Count",
+            &SumRequest {
+                a: 100_000,
+                b: 1000,
+            },
+        )
+        .unwrap();
+    held.next().unwrap().unwrap();
+    // The one stream allowed is taken (its reader stalls): another is
+    // refused at once, while a unary call is served.
+    let (values, end) = read_all(&client, "/pb.Stream/Count", 3, 1);
+    let end = end.expect("refused");
+    assert_eq!(
+        (values.len(), end.code),
+        (0, Code::ResourceExhausted),
+        "{end:?}"
+    );
+    let health: SumReply = client
+        .call(&cx, "/grpc.health.v1.Health/Check", &())
+        .expect("the health check");
+    assert_eq!(health.v, 1, "SERVING");
+    // Once the first ends, streams are taken again.
+    drop(held);
+    assert!(within(Duration::from_secs(2), || seen
+        .ended
+        .lock()
+        .unwrap()
+        .len()
+        == 1));
+    let (values, end) = read_all(&client, "/pb.Stream/Count", 3, 1);
+    assert_eq!((values.len(), end), (3, None));
     server.shutdown(Duration::from_secs(1));
 }

@@ -74,6 +74,8 @@ pub struct Server {
     on_error: Vec<ErrorHandler>,
     finalizers: Vec<Finalizer>,
     tracer: Option<Arc<dyn super::ServerTrace>>,
+    /// Streaming calls served at once, at most.
+    streams: Option<synkit_core::bulkhead::Bulkhead>,
 }
 
 impl Default for Server {
@@ -87,6 +89,7 @@ impl Default for Server {
             on_error: Vec::new(),
             finalizers: Vec::new(),
             tracer: None,
+            streams: None,
         }
     }
 }
@@ -124,6 +127,12 @@ impl Server {
     /// Serves the server-streaming method at `path`: `handler` answers
     /// each request with the messages it [sends](ServerStream::send), then
     /// returns; an error it returns ends the stream with that status.
+    ///
+    /// A streaming call keeps its worker for as long as it runs, waiting
+    /// included: a client that reads slowly holds one until the call's
+    /// deadline. Size `workers` for the streams served at once, and cap
+    /// them with [`max_streams`](Self::max_streams) so unary calls always
+    /// find a worker.
     #[must_use]
     pub fn server_streaming<Req, Resp, E, F>(mut self, path: &str, handler: F) -> Server
     where
@@ -206,6 +215,15 @@ impl Server {
     #[must_use]
     pub fn traced(mut self, tracer: Arc<dyn super::ServerTrace>) -> Server {
         self.tracer = Some(tracer);
+        self
+    }
+
+    /// At most `n` streaming calls at once (all streaming methods
+    /// together); one more is refused with `RESOURCE_EXHAUSTED` at once.
+    /// Unlimited by default.
+    #[must_use]
+    pub fn max_streams(mut self, n: u32) -> Server {
+        self.streams = Some(synkit_core::bulkhead::Bulkhead::new(n));
         self
     }
 
@@ -331,7 +349,15 @@ impl Server {
         cx.check().map_err(|e| e.to_status())?;
         match method {
             Method::Unary(call) => call(cx, message).map(Some),
-            Method::ServerStreaming(call) => call(cx, message, outbox).map(|()| None),
+            Method::ServerStreaming(call) => {
+                let _slot = match &self.streams {
+                    None => None,
+                    Some(streams) => Some(streams.try_acquire().ok_or_else(|| {
+                        Status::new(Code::ResourceExhausted, "too many streams at once")
+                    })?),
+                };
+                call(cx, message, outbox).map(|()| None)
+            }
         }
     }
 }
