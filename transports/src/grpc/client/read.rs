@@ -10,6 +10,9 @@ use super::conn::{Conn, Event, Gathered, Reply, Sink, State, lock};
 use crate::h2::frame::{self, ErrorCode, flag, kind, setting};
 use crate::h2::hpack::BlockDecoder;
 
+/// HTTP/2's default `SETTINGS_MAX_FRAME_SIZE`, which the client keeps.
+const MAX_FRAME: usize = 16_384;
+
 /// Reads frames until the connection ends; why it did.
 pub(super) fn read(conn: &Conn, mut stream: TcpStream) -> String {
     let mut decoder = BlockDecoder::new(4096);
@@ -19,10 +22,17 @@ pub(super) fn read(conn: &Conn, mut stream: TcpStream) -> String {
     loop {
         let mut used = 0;
         loop {
-            let (head, payload) = match frame::next(&input[used..], 1 << 24) {
+            // We announce no SETTINGS_MAX_FRAME_SIZE: the default holds.
+            let (head, payload) = match frame::next(&input[used..], MAX_FRAME) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(_) => return "a frame too large".into(),
+                Err(_) => {
+                    let mut out = Vec::new();
+                    frame::put_goaway(&mut out, 0, ErrorCode::FrameSizeError, b"a frame too large");
+                    let _ = lock(&conn.writer).write_all(&out);
+                    let _ = stream.shutdown(Shutdown::Both);
+                    return "the server sent a frame over 16 384 bytes".into();
+                }
             };
             let payload = payload.to_vec();
             used += 9 + head.len;
@@ -209,7 +219,7 @@ fn on_data(
     if n > 0 {
         frame::put_window_update(out, 0, n);
     }
-    let mut too_large = false;
+    let mut refused = None;
     match state.calls.get_mut(&head.stream) {
         Some((Sink::Whole(_), g)) => {
             if g.body.len() + data.len() > MAX_MESSAGE + 5 {
@@ -225,17 +235,14 @@ fn on_data(
             // caller that stops reading stops the server, not this thread.
             g.body.extend_from_slice(data);
             g.owed += n;
-            too_large = !deliver_messages(tx, g);
+            refused = deliver_messages(tx, g).err();
         }
         None => {}
     }
-    if too_large {
+    if let Some(status) = refused {
         state.stream_windows.remove(&head.stream);
         if let Some((sink, _)) = state.calls.remove(&head.stream) {
-            sink.fail(Status::new(
-                Code::ResourceExhausted,
-                format!("a reply message over {MAX_MESSAGE} bytes"),
-            ));
+            sink.fail(status);
         }
         frame::put_rst_stream(out, head.stream, ErrorCode::Cancel);
         return Ok(());
@@ -247,13 +254,22 @@ fn on_data(
 }
 
 /// Hands a stream's complete messages to its caller, each with the wire
-/// bytes it frees; false if one is over the limit.
-fn deliver_messages(tx: &crossbeam_channel::Sender<Event>, g: &mut Gathered) -> bool {
+/// bytes it frees; the status to end the call with if one cannot be taken.
+fn deliver_messages(tx: &crossbeam_channel::Sender<Event>, g: &mut Gathered) -> Result<(), Status> {
     let mut used = 0;
     while let Some(prefix) = g.body.get(used..used + 5) {
+        if prefix[0] != 0 {
+            return Err(Status::new(
+                Code::Unimplemented,
+                "compressed messages are not supported",
+            ));
+        }
         let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
         if len > MAX_MESSAGE {
-            return false;
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                format!("a reply message over {MAX_MESSAGE} bytes"),
+            ));
         }
         let Some(message) = g.body.get(used + 5..used + 5 + len) else {
             break;
@@ -265,7 +281,7 @@ fn deliver_messages(tx: &crossbeam_channel::Sender<Event>, g: &mut Gathered) -> 
         used += 5 + len;
     }
     g.body.drain(..used);
-    true
+    Ok(())
 }
 
 /// The stream ended: the call's outcome, from its trailers.
