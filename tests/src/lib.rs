@@ -7,7 +7,7 @@
 //! the test harness's threads do not see each other's allocations.
 //!
 //! [`wire`] talks to servers over raw sockets for the HTTP tests; [`gokit`]
-//! builds and runs the Go kit peers; [`grpcio`] runs Python's gRPC; [`proc`] reads threads' CPU time;
+//! builds and runs the Go kit peers; [`grpcio`] runs Python's gRPC; [`h2`] writes raw HTTP/2; [`proc`] reads threads' CPU time;
 //! [`registry`] runs etcd and dnsmasq for the service-discovery tests.
 //!
 //! ```
@@ -21,6 +21,7 @@ mod alloc_counter;
 pub mod examples;
 pub mod gokit;
 pub mod grpcio;
+pub mod h2;
 pub mod nats;
 pub mod proc;
 pub mod registry;

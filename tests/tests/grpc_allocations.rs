@@ -6,37 +6,28 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use synkit_examples::addsvc::Adder;
+use synkit_tests::h2::{END_HEADERS, END_STREAM, PREFACE, block, frame, kind};
 use synkit_tests::process_allocations;
 use synkit_transports::http::server::ServerConfig;
 
-/// A frame: length, type, flags, stream, payload.
-fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-    out.extend_from_slice(&len[1..]);
-    out.extend_from_slice(&[kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-}
-
 /// `pb.Add/Sum(1, 2)` on `stream`: HEADERS (literal fields) and DATA.
 fn call(out: &mut Vec<u8>, stream: u32) {
-    let mut block = Vec::new();
-    for (n, v) in [
+    let block = block(&[
         (":method", "POST"),
         (":scheme", "http"),
         (":path", "/pb.Add/Sum"),
         (":authority", "x"),
         ("content-type", "application/grpc"),
         ("te", "trailers"),
-    ] {
-        block.push(0);
-        block.push(u8::try_from(n.len()).unwrap());
-        block.extend_from_slice(n.as_bytes());
-        block.push(u8::try_from(v.len()).unwrap());
-        block.extend_from_slice(v.as_bytes());
-    }
-    frame(out, 0x1, 0x4, stream, &block);
-    frame(out, 0x0, 0x1, stream, &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2]);
+    ]);
+    frame(out, kind::HEADERS, END_HEADERS, stream, &block);
+    frame(
+        out,
+        kind::DATA,
+        END_STREAM,
+        stream,
+        &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2],
+    );
 }
 
 /// The bytes of `n` calls from stream `first` on, made before they are
@@ -94,8 +85,8 @@ fn a_grpc_call_costs_a_bounded_number_of_allocations() {
             .unwrap();
         let mut s = TcpStream::connect(server.local_addr()).unwrap();
         s.set_nodelay(true).unwrap();
-        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-        frame(&mut hello, 0x4, 0, 0, &[]);
+        let mut hello = PREFACE.to_vec();
+        frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
         s.write_all(&hello).unwrap();
         let mut next = 1;
         let warm = prepare(next, 500);

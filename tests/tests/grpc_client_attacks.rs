@@ -12,35 +12,8 @@ use std::time::{Duration, Instant};
 
 use synkit_core::Context;
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
+use synkit_tests::h2::{END_HEADERS, END_STREAM, block, frame, kind};
 use synkit_transports::grpc::{Client, Code, Status};
-
-const DATA: u8 = 0x0;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const END_STREAM: u8 = 0x1;
-const END_HEADERS: u8 = 0x4;
-
-fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
-    out.extend_from_slice(&len[1..]);
-    out.extend_from_slice(&[kind, flags]);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-}
-
-/// A header block of literal fields (no indexing, no Huffman).
-fn block(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (n, v) in fields {
-        b.push(0);
-        b.push(u8::try_from(n.len()).unwrap());
-        b.extend_from_slice(n.as_bytes());
-        b.push(u8::try_from(v.len()).unwrap());
-        b.extend_from_slice(v.as_bytes());
-    }
-    b
-}
 
 /// A gRPC message framed: flag, length, bytes.
 fn message(flag: u8, len: u32, bytes: &[u8]) -> Vec<u8> {
@@ -68,9 +41,9 @@ fn read_request(s: &mut TcpStream) {
             if input.len() < at + 9 + len {
                 break;
             }
-            let (kind, flags) = (input[at + 3], input[at + 4]);
+            let (frame_kind, flags) = (input[at + 3], input[at + 4]);
             at += 9 + len;
-            if kind == DATA && flags & END_STREAM != 0 {
+            if frame_kind == kind::DATA && flags & END_STREAM != 0 {
                 return;
             }
         }
@@ -88,7 +61,7 @@ fn serve(answer: Vec<u8>, hold: bool) -> (std::net::SocketAddr, JoinHandle<()>) 
     let t = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut hello = Vec::new();
-        frame(&mut hello, SETTINGS, 0, 0, &[]);
+        frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
         s.write_all(&hello).unwrap();
         read_request(&mut s);
         let _ = s.write_all(&answer);
@@ -103,9 +76,9 @@ fn serve(answer: Vec<u8>, hold: bool) -> (std::net::SocketAddr, JoinHandle<()>) 
 fn headers_then(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let b = block(&[(":status", "200"), ("content-type", "application/grpc")]);
-    frame(&mut out, HEADERS, END_HEADERS, 1, &b);
+    frame(&mut out, kind::HEADERS, END_HEADERS, 1, &b);
     if !data.is_empty() {
-        frame(&mut out, DATA, 0, 1, data);
+        frame(&mut out, kind::DATA, 0, 1, data);
     }
     out
 }
@@ -162,13 +135,17 @@ fn bad_messages_end_the_stream_with_a_status() {
     }
 }
 
+/// What a server sends, whether it then holds the connection open, the
+/// values read before the end, and the status that ends it.
+struct Case(&'static str, Vec<u8>, bool, Vec<i64>, Code);
+
 #[test]
 fn a_stream_cut_short_reset_or_abandoned_ends_with_a_status() {
     // Trailers (grpc-status 0) arrive inside a message.
     let mut cut = headers_then(&message(0, 10, &reply(1)));
     frame(
         &mut cut,
-        HEADERS,
+        kind::HEADERS,
         END_HEADERS | END_STREAM,
         1,
         &block(&[("grpc-status", "0")]),
@@ -177,23 +154,18 @@ fn a_stream_cut_short_reset_or_abandoned_ends_with_a_status() {
     let mut two = message(0, 2, &reply(1));
     two.extend(message(0, 2, &reply(2)));
     let mut reset = headers_then(&two);
-    frame(&mut reset, RST_STREAM, 0, 1, &2u32.to_be_bytes());
+    frame(&mut reset, kind::RST_STREAM, 0, 1, &2u32.to_be_bytes());
     // Garbage where a frame should be: a length past every limit.
     let mut garbage = headers_then(&message(0, 2, &reply(1)));
     garbage.extend_from_slice(&[0xff; 64]);
-    let cases: Vec<(&str, Vec<u8>, bool, Vec<i64>, Code)> = vec![
-        ("cut inside a message", cut, true, vec![], Code::Internal),
-        ("reset", reset, true, vec![1, 2], Code::Internal),
-        (
-            "closed",
-            headers_then(&message(0, 2, &reply(1))),
-            false,
-            vec![1],
-            Code::Unavailable,
-        ),
-        ("garbage", garbage, true, vec![1], Code::Unavailable),
+    let closed = headers_then(&message(0, 2, &reply(1)));
+    let cases = vec![
+        Case("cut inside a message", cut, true, vec![], Code::Internal),
+        Case("reset", reset, true, vec![1, 2], Code::Internal),
+        Case("closed", closed, false, vec![1], Code::Unavailable),
+        Case("garbage", garbage, true, vec![1], Code::Unavailable),
     ];
-    for (what, answer, hold, want, code) in cases {
+    for Case(what, answer, hold, want, code) in cases {
         let (addr, t) = serve(answer, hold);
         let (values, end, took) = read(addr, Duration::from_secs(5));
         assert_eq!(values, want, "{what}");
