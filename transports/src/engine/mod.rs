@@ -97,7 +97,11 @@ pub(crate) enum Failure {
 pub(crate) trait Session: Send + 'static {
     /// One request and its answer: the session fills in the request, the
     /// service the answer; the session keeps it for the next request.
-    type Exchange: Send + 'static;
+    type Exchange: Send + 'static + From<Self::Part>;
+
+    /// What a part of a streamed answer is (for sessions that do not
+    /// stream, anything: [`STREAMS`](Self::STREAMS) is false).
+    type Part: Send + 'static;
 
     /// Bytes read from the peer.
     fn received(&mut self, bytes: &[u8], now: &Now);
@@ -124,8 +128,8 @@ pub(crate) trait Session: Send + 'static {
     fn respond(&mut self, id: u32, exchange: Self::Exchange, now: &Now);
 
     /// Whether a request's answer may come in parts before the whole: the
-    /// engine then gives each worker's call a [`parts::Parts`] in its
-    /// context.
+    /// engine then gives each worker's call a [`parts::Parts`] of
+    /// [`Part`](Self::Part) in its context.
     const STREAMS: bool = false;
 
     /// Takes a part of request `id`'s answer, more to come; with the first
@@ -138,6 +142,7 @@ pub(crate) trait Session: Send + 'static {
         credit: Option<parts::CreditGuard>,
         now: &Now,
     ) {
+        // Only sessions that stream get parts.
         let _ = (id, part, credit, now);
     }
     /// Bytes waiting to be written.

@@ -132,11 +132,30 @@ impl Drop for CreditGuard {
     }
 }
 
-/// How the worker serving one request sends its answer in parts. The
-/// engine puts it in the request's [`Context`] for sessions that stream;
-/// the protocol layer finds it there.
-pub(crate) struct Parts<X: Send + 'static> {
-    pub(crate) mailbox: Arc<Mailbox<X>>,
+/// A loop's mailbox as the sender of parts `P` sees it: whatever the
+/// session's exchange type, a part becomes one.
+pub(crate) trait Deliver<P>: Send + Sync {
+    fn deliver_part(&self, done: Done<P>);
+}
+
+impl<P, X: From<P> + Send> Deliver<P> for Mailbox<X> {
+    fn deliver_part(&self, done: Done<P>) {
+        self.deliver(Done {
+            conn: done.conn,
+            generation: done.generation,
+            id: done.id,
+            exchange: X::from(done.exchange),
+            part: done.part,
+        });
+    }
+}
+
+/// How the worker serving one request sends its answer in parts of type
+/// `P`. The engine puts it in the request's [`Context`] for sessions that
+/// stream; the protocol layer finds it there by the part type it knows,
+/// whichever session (one protocol, or several on one port) carries it.
+pub(crate) struct Parts<P: Send + 'static> {
+    pub(crate) mailbox: Arc<dyn Deliver<P>>,
     pub(crate) conn: Token,
     pub(crate) generation: u64,
     pub(crate) id: u32,
@@ -144,11 +163,11 @@ pub(crate) struct Parts<X: Send + 'static> {
     pub(crate) credit: OnceLock<Arc<Credit>>,
 }
 
-impl<X: Send + 'static> Parts<X> {
+impl<P: Send + 'static> Parts<P> {
     /// Hands `part` (`bytes` of output, as the session will count them) to
     /// the session, once its queue has room: waits while the client reads
     /// slower than the call writes.
-    pub(crate) fn send(&self, cx: &Context<'_>, part: X, bytes: usize) -> Result<(), Stopped> {
+    pub(crate) fn send(&self, cx: &Context<'_>, part: P, bytes: usize) -> Result<(), Stopped> {
         let mut guard = None;
         let credit = self.credit.get_or_init(|| {
             let credit = Arc::new(Credit::default());
@@ -159,7 +178,7 @@ impl<X: Send + 'static> Parts<X> {
             return Err(Stopped::Closed);
         }
         credit.reserve(cx, bytes)?;
-        self.mailbox.deliver(Done {
+        self.mailbox.deliver_part(Done {
             conn: self.conn,
             generation: self.generation,
             id: self.id,

@@ -11,7 +11,7 @@ use mio::{Token, Waker};
 use synkit_core::time::Clock;
 use synkit_core::{CancelToken, Context};
 
-use super::parts::{CreditGuard, Parts};
+use super::parts::{CreditGuard, Deliver, Parts};
 use super::{Failure, Handle, Session, Shared};
 
 /// A request on its way to a worker.
@@ -133,8 +133,10 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
             S::fail(&mut exchange, Failure::ExpiredInQueue);
         } else if S::STREAMS {
             // The call may answer in parts, through the loop's mailbox.
+            let mailbox: Arc<dyn Deliver<S::Part>> =
+                Arc::clone(&mailboxes[owner.min(mailboxes.len() - 1)]) as _;
             let parts = Parts {
-                mailbox: Arc::clone(&mailboxes[owner.min(mailboxes.len() - 1)]),
+                mailbox,
                 conn,
                 generation,
                 id,

@@ -255,6 +255,43 @@ impl Server {
         })
     }
 
+    /// Serves gRPC and, on the same port, HTTP/1.1 with `http`: each
+    /// connection's first bytes tell them apart (HTTP/2's preface, or
+    /// anything else). The engine's threads, limits and timeouts are
+    /// `config`'s for both.
+    ///
+    /// ```no_run
+    /// use synkit_transports::grpc::Server;
+    /// use synkit_transports::http::server::{ServerConfig, service_fn};
+    ///
+    /// let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
+    /// // curl and gRPC clients alike on 8080.
+    /// let both = Server::new().bind_with_http("127.0.0.1:8080", &ServerConfig::default(), hello)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn bind_with_http<S: crate::http::server::Service>(
+        self,
+        addr: impl ToSocketAddrs,
+        config: &ServerConfig,
+        http: S,
+    ) -> io::Result<GrpcHandle> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let timeout = config.request_timeout;
+        let max_body = self.max_message.saturating_add(5);
+        let running = crate::http::server::mixed::start(
+            &listener,
+            &Arc::new(config.clone()),
+            http,
+            Methods(Arc::new(self)),
+            move || Connection::new(timeout, max_body),
+        )?;
+        Ok(GrpcHandle {
+            local_addr,
+            running,
+        })
+    }
+
     /// Serves one call: hooks, then the method, then hooks.
     fn serve_call(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
         let grpc = exchange.request.method == "POST"

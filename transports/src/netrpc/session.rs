@@ -454,6 +454,7 @@ impl Connection {
 
 impl Session for Connection {
     type Exchange = Call;
+    type Part = Call;
 
     fn received(&mut self, bytes: &[u8], _now: &Now) {
         self.input.extend_from_slice(bytes);

@@ -11,6 +11,7 @@ use crate::h2::{Exchange, Response};
 
 impl Session for Connection {
     type Exchange = Exchange;
+    type Part = Exchange;
 
     fn received(&mut self, bytes: &[u8], _now: &Now) {
         self.input.extend_from_slice(bytes);

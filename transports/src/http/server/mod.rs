@@ -35,6 +35,8 @@ mod error;
 mod h1;
 mod handler;
 mod json;
+#[cfg(feature = "grpc")]
+pub(crate) mod mixed;
 mod reply;
 mod router;
 mod service;

@@ -438,6 +438,7 @@ impl Connection {
 
 impl Session for Connection {
     type Exchange = Exchange;
+    type Part = Exchange;
 
     fn received(&mut self, bytes: &[u8], now: &Now) {
         if matches!(self.phase, Phase::Closing | Phase::Closed) {

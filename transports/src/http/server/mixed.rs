@@ -1,0 +1,338 @@
+//! HTTP/1.1 and gRPC (HTTP/2 with prior knowledge) on one port: each
+//! connection's first bytes say which. A client speaking HTTP/2 opens with
+//! its 24-byte preface; any other first bytes are HTTP/1.1. Until the
+//! preface is whole (or a byte leaves it) the connection is undecided: its
+//! bytes are kept, nothing is written, and HTTP/1.1's timers (the idle and
+//! request-read timeouts) stand, so a client that stalls inside the
+//! preface is closed as a slow HTTP/1.1 request would be.
+
+use std::fmt;
+use std::sync::Arc;
+
+use synkit_core::Context;
+use synkit_core::time::{Duration, Instant};
+
+use super::h1;
+use super::{HttpHandler, Service};
+use crate::engine::parts::CreditGuard;
+use crate::engine::{Failure, Handle, Incoming, Now, Session};
+use crate::h2;
+use crate::h2::frame::PREFACE;
+
+/// A request of either protocol, and its answer.
+// Boxing the larger would cost an allocation per request; the exchange is
+// moved a handful of times a request.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Either {
+    Http(h1::Exchange),
+    Grpc(h2::Exchange),
+}
+
+impl From<h2::Exchange> for Either {
+    fn from(part: h2::Exchange) -> Either {
+        Either::Grpc(part)
+    }
+}
+
+// A connection's state sits in the event loop's slab and is not moved
+// after it is made; boxing would only add an allocation per connection.
+#[allow(clippy::large_enum_variant)]
+enum Protocol {
+    /// Not yet known: both sessions made, the bytes so far kept.
+    Undecided {
+        http: h1::Connection,
+        grpc: h2::server::Connection,
+        seen: Vec<u8>,
+    },
+    Http(h1::Connection),
+    Grpc(h2::server::Connection),
+    /// Done without a protocol: a client stalled inside the preface. (It
+    /// also stands in while [`Mixed::decide`] takes the undecided state
+    /// apart.)
+    Closed,
+}
+
+/// One connection of a port serving both.
+pub(crate) struct Mixed {
+    protocol: Protocol,
+    /// When the first byte came, while undecided.
+    first_byte: Option<Instant>,
+    /// How long a request may take to arrive: the preface too.
+    read_timeout: Duration,
+}
+
+impl Mixed {
+    pub(crate) fn new(
+        http: h1::Connection,
+        grpc: h2::server::Connection,
+        read_timeout: Duration,
+    ) -> Mixed {
+        Mixed {
+            protocol: Protocol::Undecided {
+                http,
+                grpc,
+                seen: Vec::new(),
+            },
+            first_byte: None,
+            read_timeout,
+        }
+    }
+
+    /// Settles the protocol: HTTP/2 if the bytes so far are its whole
+    /// preface, HTTP/1.1 once one leaves it, or when `force` says the
+    /// connection cannot wait (a timer, the read side closing, shutdown).
+    fn decide(&mut self, force: bool, now: &Now) {
+        let Protocol::Undecided { seen, .. } = &self.protocol else {
+            return;
+        };
+        let n = seen.len().min(PREFACE.len());
+        let preface_so_far = seen[..n] == PREFACE[..n];
+        let whole = preface_so_far && seen.len() >= PREFACE.len();
+        if preface_so_far && !whole && !force {
+            return;
+        }
+        let Protocol::Undecided {
+            mut http,
+            mut grpc,
+            seen,
+        } = std::mem::replace(&mut self.protocol, Protocol::Closed)
+        else {
+            return;
+        };
+        self.protocol = if whole {
+            grpc.received(&seen, now);
+            Protocol::Grpc(grpc)
+        } else {
+            if !seen.is_empty() {
+                http.received(&seen, now);
+            }
+            Protocol::Http(http)
+        };
+    }
+}
+
+impl Session for Mixed {
+    type Exchange = Either;
+    type Part = h2::Exchange;
+
+    const STREAMS: bool = true;
+
+    fn received(&mut self, bytes: &[u8], now: &Now) {
+        match &mut self.protocol {
+            Protocol::Undecided { seen, .. } => {
+                seen.extend_from_slice(bytes);
+                self.first_byte.get_or_insert(now.at);
+                self.decide(false, now);
+            }
+            Protocol::Http(c) => c.received(bytes, now),
+            Protocol::Grpc(c) => c.received(bytes, now),
+            Protocol::Closed => {}
+        }
+    }
+
+    fn read_closed(&mut self, now: &Now) {
+        self.decide(true, now);
+        match &mut self.protocol {
+            Protocol::Http(c) => c.read_closed(now),
+            Protocol::Grpc(c) => c.read_closed(now),
+            Protocol::Undecided { .. } | Protocol::Closed => {}
+        }
+    }
+
+    fn cancel_on_read_close(&self) -> bool {
+        match &self.protocol {
+            Protocol::Grpc(c) => c.cancel_on_read_close(),
+            _ => true,
+        }
+    }
+
+    fn take_cancelled(&mut self) -> Option<u32> {
+        match &mut self.protocol {
+            Protocol::Http(c) => c.take_cancelled(),
+            Protocol::Grpc(c) => c.take_cancelled(),
+            Protocol::Undecided { .. } | Protocol::Closed => None,
+        }
+    }
+
+    fn wants_read(&self) -> bool {
+        match &self.protocol {
+            Protocol::Undecided { .. } => true,
+            Protocol::Http(c) => c.wants_read(),
+            Protocol::Grpc(c) => c.wants_read(),
+            Protocol::Closed => false,
+        }
+    }
+
+    fn next_request(&mut self, now: &Now) -> Option<Incoming<Either>> {
+        match &mut self.protocol {
+            Protocol::Http(c) => c.next_request(now).map(|i| Incoming {
+                id: i.id,
+                exchange: Either::Http(i.exchange),
+                deadline: i.deadline,
+            }),
+            Protocol::Grpc(c) => c.next_request(now).map(|i| Incoming {
+                id: i.id,
+                exchange: Either::Grpc(i.exchange),
+                deadline: i.deadline,
+            }),
+            Protocol::Undecided { .. } | Protocol::Closed => None,
+        }
+    }
+
+    fn respond(&mut self, id: u32, exchange: Either, now: &Now) {
+        match (&mut self.protocol, exchange) {
+            (Protocol::Http(c), Either::Http(x)) => c.respond(id, x, now),
+            (Protocol::Grpc(c), Either::Grpc(x)) => c.respond(id, x, now),
+            _ => {}
+        }
+    }
+
+    fn respond_part(&mut self, id: u32, part: Either, credit: Option<CreditGuard>, now: &Now) {
+        if let (Protocol::Grpc(c), Either::Grpc(x)) = (&mut self.protocol, part) {
+            c.respond_part(id, x, credit, now);
+        }
+    }
+
+    fn output(&self) -> &[u8] {
+        match &self.protocol {
+            Protocol::Http(c) => c.output(),
+            Protocol::Grpc(c) => c.output(),
+            Protocol::Undecided { .. } | Protocol::Closed => &[],
+        }
+    }
+
+    fn wrote(&mut self, n: usize, now: &Now) {
+        match &mut self.protocol {
+            Protocol::Http(c) => c.wrote(n, now),
+            Protocol::Grpc(c) => c.wrote(n, now),
+            Protocol::Undecided { .. } | Protocol::Closed => {}
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        match &self.protocol {
+            // Silent: HTTP/1.1's idle timeout. Inside the preface: the
+            // request-read timeout, from its first byte.
+            Protocol::Undecided { http, .. } => match self.first_byte {
+                None => http.next_timer(),
+                Some(at) => Some(at + self.read_timeout),
+            },
+            Protocol::Http(c) => c.next_timer(),
+            Protocol::Grpc(c) => c.next_timer(),
+            Protocol::Closed => None,
+        }
+    }
+
+    fn on_timer(&mut self, now: &Now) {
+        if matches!(self.protocol, Protocol::Undecided { .. })
+            && self.next_timer().is_some_and(|at| at <= now.at)
+        {
+            if self.first_byte.is_some() {
+                // Stalled inside the preface: neither protocol can answer.
+                log::debug!("a connection stalled inside the HTTP/2 preface: closing it");
+                self.protocol = Protocol::Closed;
+                return;
+            }
+            self.decide(true, now);
+        }
+        match &mut self.protocol {
+            Protocol::Http(c) => c.on_timer(now),
+            Protocol::Grpc(c) => c.on_timer(now),
+            Protocol::Undecided { .. } | Protocol::Closed => {}
+        }
+    }
+
+    fn shutdown(&mut self, now: &Now) {
+        self.decide(true, now);
+        match &mut self.protocol {
+            Protocol::Http(c) => c.shutdown(now),
+            Protocol::Grpc(c) => c.shutdown(now),
+            Protocol::Undecided { .. } | Protocol::Closed => {}
+        }
+    }
+
+    fn wants_close(&self) -> bool {
+        match &self.protocol {
+            Protocol::Http(c) => c.wants_close(),
+            Protocol::Grpc(c) => c.wants_close(),
+            Protocol::Undecided { .. } => false,
+            Protocol::Closed => true,
+        }
+    }
+
+    fn fail(exchange: &mut Either, failure: Failure) {
+        match exchange {
+            Either::Http(x) => h1::Connection::fail(x, failure),
+            Either::Grpc(x) => h2::server::Connection::fail(x, failure),
+        }
+    }
+}
+
+/// Serves each request with its protocol's handler.
+struct MixedHandler<S, G> {
+    http: HttpHandler<S>,
+    grpc: G,
+}
+
+impl<S: Service, G: Handle<h2::server::Connection>> Handle<Mixed> for MixedHandler<S, G> {
+    fn describe<'a>(&self, exchange: &'a Either) -> impl fmt::Display + 'a {
+        match exchange {
+            Either::Http(x) => Described::Http(x),
+            Either::Grpc(x) => Described::Grpc(&x.request.path),
+        }
+    }
+
+    fn handle(&self, cx: &Context<'_>, exchange: &mut Either) {
+        match exchange {
+            Either::Http(x) => self.http.handle(cx, x),
+            Either::Grpc(x) => self.grpc.handle(cx, x),
+        }
+    }
+}
+
+/// A request named in a log line.
+enum Described<'a> {
+    Http(&'a h1::Exchange),
+    Grpc(&'a str),
+}
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Described::Http(x) => write!(f, "{}", super::RequestLabel(&x.request)),
+            Described::Grpc(path) => f.write_str(path),
+        }
+    }
+}
+
+/// Starts an engine serving HTTP/1.1 with `service` and gRPC with `grpc`
+/// on `listener`.
+pub(crate) fn start<S: Service, G: Handle<h2::server::Connection>>(
+    listener: &std::net::TcpListener,
+    config: &Arc<super::ServerConfig>,
+    service: S,
+    grpc: G,
+    grpc_session: impl Fn() -> h2::server::Connection + Clone + Send + 'static,
+) -> std::io::Result<crate::engine::Running> {
+    let stats = Arc::new(crate::engine::Stats::default());
+    let (session_config, session_stats) = (Arc::clone(config), Arc::clone(&stats));
+    crate::engine::start(
+        listener,
+        config.engine("synkit-mixed"),
+        stats,
+        MixedHandler {
+            http: HttpHandler(service),
+            grpc,
+        },
+        move |now| {
+            Mixed::new(
+                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats), now),
+                grpc_session(),
+                session_config.request_read_timeout,
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;
