@@ -60,3 +60,34 @@ pub fn block(fields: &[(&str, &str)]) -> Vec<u8> {
     }
     b
 }
+
+/// The header block of a gRPC call to `path`, as clients send it.
+pub fn grpc_request(path: &str) -> Vec<u8> {
+    block(&[
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", "x"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ])
+}
+
+/// addsvc's `pb.Add/Sum(1, 2)` as a client sends it on `stream`: the
+/// request's headers, then its one message with `END_STREAM`.
+pub fn sum_call(out: &mut Vec<u8>, stream: u32) {
+    frame(
+        out,
+        kind::HEADERS,
+        END_HEADERS,
+        stream,
+        &grpc_request("/pb.Add/Sum"),
+    );
+    frame(
+        out,
+        kind::DATA,
+        END_STREAM,
+        stream,
+        &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2],
+    );
+}

@@ -6,29 +6,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use synkit_examples::addsvc::Adder;
-use synkit_tests::h2::{END_HEADERS, END_STREAM, PREFACE, block, frame, kind};
+use synkit_tests::h2::{PREFACE, frame, kind, sum_call};
 use synkit_tests::process_allocations;
 use synkit_transports::http::server::ServerConfig;
-
-/// `pb.Add/Sum(1, 2)` on `stream`: HEADERS (literal fields) and DATA.
-fn call(out: &mut Vec<u8>, stream: u32) {
-    let block = block(&[
-        (":method", "POST"),
-        (":scheme", "http"),
-        (":path", "/pb.Add/Sum"),
-        (":authority", "x"),
-        ("content-type", "application/grpc"),
-        ("te", "trailers"),
-    ]);
-    frame(out, kind::HEADERS, END_HEADERS, stream, &block);
-    frame(
-        out,
-        kind::DATA,
-        END_STREAM,
-        stream,
-        &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2],
-    );
-}
 
 /// The bytes of `n` calls from stream `first` on, made before they are
 /// sent so that the client's own allocations are not counted.
@@ -36,7 +16,7 @@ fn prepare(first: u32, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|k| {
             let mut out = Vec::new();
-            call(&mut out, first + 2 * u32::try_from(k).unwrap());
+            sum_call(&mut out, first + 2 * u32::try_from(k).unwrap());
             out
         })
         .collect()

@@ -1,0 +1,325 @@
+//! The gRPC server against a hostile HTTP/2 peer, over real sockets: each
+//! breach gets the error RFC 9113 prescribes — GOAWAY with its code for a
+//! connection error, `RST_STREAM` or a gRPC status for a stream's — and
+//! nothing else suffers: a well-behaved client on another connection is
+//! answered between every attack, and a good call on the attacked
+//! connection is answered after a stream error.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use synkit_core::Context;
+use synkit_examples::addsvc::Adder;
+use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
+use synkit_tests::h2::{END_HEADERS, END_STREAM, PREFACE, frame, grpc_request, kind, sum_call};
+use synkit_transports::grpc::{Client, GrpcHandle};
+use synkit_transports::http::server::ServerConfig;
+
+const GOAWAY: u8 = 0x7;
+const WINDOW_UPDATE: u8 = 0x8;
+
+const PROTOCOL_ERROR: u32 = 0x1;
+const FLOW_CONTROL_ERROR: u32 = 0x3;
+const FRAME_SIZE_ERROR: u32 = 0x6;
+const COMPRESSION_ERROR: u32 = 0x9;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+fn server() -> GrpcHandle {
+    synkit_examples::addsvc::grpc::server(Adder)
+        .bind("127.0.0.1:0", &ServerConfig::default())
+        .unwrap()
+}
+
+/// A call's request headers on `stream`.
+fn headers(out: &mut Vec<u8>, stream: u32, path: &str, end: bool) {
+    let b = grpc_request(path);
+    let flags = END_HEADERS | if end { END_STREAM } else { 0 };
+    frame(out, kind::HEADERS, flags, stream, &b);
+}
+
+/// A connection that opens with `hello`.
+fn connect(addr: SocketAddr, hello: &[u8]) -> Peer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(hello).unwrap();
+    Peer {
+        s,
+        input: Vec::new(),
+    }
+}
+
+/// The preface and an empty SETTINGS.
+fn hello() -> Vec<u8> {
+    let mut hello = PREFACE.to_vec();
+    frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
+    hello
+}
+
+/// A connection as the attacker reads it: bytes read but not yet parsed
+/// are kept between reads.
+struct Peer {
+    s: TcpStream,
+    input: Vec<u8>,
+}
+
+type Frame = (u8, u8, u32, Vec<u8>);
+
+impl Peer {
+    fn write(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Every frame the server sends until it closes or `until` says stop:
+    /// (type, flags, stream, payload).
+    fn frames_until(&mut self, until: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 16 << 10];
+        loop {
+            while self.input.len() >= 9 {
+                let i = &self.input;
+                let len = usize::from(i[0]) << 16 | usize::from(i[1]) << 8 | usize::from(i[2]);
+                if i.len() < 9 + len {
+                    break;
+                }
+                let f = (
+                    i[3],
+                    i[4],
+                    u32::from_be_bytes([i[5], i[6], i[7], i[8]]) & 0x7fff_ffff,
+                    i[9..9 + len].to_vec(),
+                );
+                self.input.drain(..9 + len);
+                let done = until(&f);
+                all.push(f);
+                if done {
+                    return all;
+                }
+            }
+            match self.s.read(&mut buf) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// Whether the server closed the connection (reading drains the rest).
+    fn closed(&mut self) -> bool {
+        let mut rest = [0u8; 1024];
+        std::iter::repeat_with(|| self.s.read(&mut rest))
+            .take(1000)
+            .any(|r| matches!(r, Ok(0) | Err(_)))
+    }
+}
+
+fn goaway_code(s: &mut Peer) -> Option<u32> {
+    s.frames_until(|f| f.0 == GOAWAY)
+        .into_iter()
+        .find(|f| f.0 == GOAWAY)
+        .map(|f| u32::from_be_bytes([f.3[4], f.3[5], f.3[6], f.3[7]]))
+}
+
+/// The `grpc-status` in a header block our encoder wrote (a literal with
+/// a new name).
+fn grpc_status(block: &[u8]) -> Option<String> {
+    let at = block.windows(11).position(|w| w == b"grpc-status")? + 11;
+    let len = usize::from(block[at]);
+    Some(String::from_utf8_lossy(&block[at + 1..at + 1 + len]).into_owned())
+}
+
+/// The status that ends `stream`: `grpc-status`, or `RST_STREAM`'s code.
+fn stream_end(s: &mut Peer, stream: u32) -> (Option<String>, Option<u32>) {
+    let frames =
+        s.frames_until(|f| f.2 == stream && (f.0 == kind::RST_STREAM || f.1 & END_STREAM != 0));
+    let status = frames
+        .iter()
+        .filter(|f| f.0 == kind::HEADERS && f.2 == stream)
+        .find_map(|f| grpc_status(&f.3));
+    let reset = frames
+        .iter()
+        .find(|f| f.0 == kind::RST_STREAM && f.2 == stream)
+        .map(|f| u32::from_be_bytes([f.3[0], f.3[1], f.3[2], f.3[3]]));
+    (status, reset)
+}
+
+/// A well-behaved client on its own connection is answered.
+fn others_are_served(client: &Client) {
+    let cx = Context::background();
+    let reply: SumReply = client
+        .call(&cx, "/pb.Add/Sum", &SumRequest { a: 20, b: 22 })
+        .expect("a good client is served");
+    assert_eq!(reply.v, 42);
+}
+
+#[test]
+fn connection_errors_get_goaway_with_their_code() {
+    let server = server();
+    let addr = server.local_addr();
+    let client = Client::new(addr);
+    let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+        (
+            "no preface",
+            b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec(),
+            PROTOCOL_ERROR,
+        ),
+        (
+            "a frame over 16 KiB",
+            {
+                let mut b = Vec::new();
+                headers(&mut b, 1, "/pb.Add/Sum", false);
+                frame(&mut b, kind::DATA, 0, 1, &vec![0; 20_000]);
+                b
+            },
+            FRAME_SIZE_ERROR,
+        ),
+        (
+            "HPACK garbage",
+            {
+                let mut b = Vec::new();
+                frame(&mut b, kind::HEADERS, END_HEADERS, 1, &[0xff; 8]);
+                b
+            },
+            COMPRESSION_ERROR,
+        ),
+        (
+            "a stream id going backwards",
+            {
+                let mut b = Vec::new();
+                sum_call(&mut b, 3);
+                sum_call(&mut b, 1);
+                b
+            },
+            PROTOCOL_ERROR,
+        ),
+        (
+            "a stream id reused",
+            {
+                let mut b = Vec::new();
+                sum_call(&mut b, 1);
+                headers(&mut b, 1, "/pb.Add/Sum", false);
+                b
+            },
+            PROTOCOL_ERROR,
+        ),
+        (
+            "WINDOW_UPDATE past 2^31-1",
+            {
+                let mut b = Vec::new();
+                frame(&mut b, WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes());
+                frame(&mut b, WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes());
+                b
+            },
+            FLOW_CONTROL_ERROR,
+        ),
+        (
+            "a flood of resets",
+            {
+                let mut b = Vec::new();
+                for k in 0..1100u32 {
+                    let id = 1 + 2 * k;
+                    headers(&mut b, id, "/pb.Add/Sum", false);
+                    frame(&mut b, kind::RST_STREAM, 0, id, &8u32.to_be_bytes());
+                }
+                b
+            },
+            ENHANCE_YOUR_CALM,
+        ),
+    ];
+    for (what, bytes, code) in cases {
+        let mut s = if what == "no preface" {
+            connect(addr, &bytes)
+        } else {
+            let mut s = connect(addr, &hello());
+            s.write(&bytes);
+            s
+        };
+        assert_eq!(goaway_code(&mut s), Some(code), "{what}");
+        assert!(s.closed(), "{what}: closed after GOAWAY");
+        others_are_served(&client);
+    }
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn stream_errors_end_that_stream_and_the_connection_serves_on() {
+    let server = server();
+    let client = Client::new(server.local_addr());
+    let mut s = connect(server.local_addr(), &hello());
+    let mut next = 1;
+    let mut attack = |s: &mut Peer,
+                      what: &str,
+                      write: &dyn Fn(&mut Vec<u8>, u32),
+                      want: (Option<&str>, Option<u32>)| {
+        let id = next;
+        next += 2;
+        let mut b = Vec::new();
+        write(&mut b, id);
+        s.write(&b);
+        let (status, mut reset) = stream_end(s, id);
+        if reset.is_none() && want.1.is_some() {
+            // A reset after the trailers-only answer.
+            reset = s
+                .frames_until(|f| f.0 == kind::RST_STREAM && f.2 == id)
+                .last()
+                .filter(|f| f.0 == kind::RST_STREAM)
+                .map(|f| u32::from_be_bytes([f.3[0], f.3[1], f.3[2], f.3[3]]));
+        }
+        assert_eq!((status.as_deref(), reset), want, "{what}");
+        // The same connection answers a good call.
+        let id = next;
+        next += 2;
+        let mut b = Vec::new();
+        sum_call(&mut b, id);
+        s.write(&b);
+        assert_eq!(
+            stream_end(s, id),
+            (Some("0".to_owned()), None),
+            "after {what}"
+        );
+        others_are_served(&client);
+    };
+    // A message over 4 MiB: RESOURCE_EXHAUSTED, and the client told to
+    // stop sending (RST_STREAM NO_ERROR).
+    attack(
+        &mut s,
+        "an oversized message",
+        &|b, id| {
+            headers(b, id, "/pb.Add/Concat", false);
+            let mut prefix = vec![0];
+            prefix.extend_from_slice(&(5u32 << 20).to_be_bytes());
+            frame(b, kind::DATA, 0, id, &prefix);
+            for _ in 0..=((5 << 20) / 16_384) {
+                frame(b, kind::DATA, 0, id, &[0; 16_384]);
+            }
+        },
+        (Some("8"), Some(0)),
+    );
+    // A message whose prefix promises 16 bytes, 2 given.
+    attack(
+        &mut s,
+        "a message cut short",
+        &|b, id| {
+            headers(b, id, "/pb.Add/Sum", false);
+            frame(b, kind::DATA, END_STREAM, id, &[0, 0, 0, 0, 16, 0x08, 1]);
+        },
+        (Some("13"), None),
+    );
+    attack(
+        &mut s,
+        "an unknown method",
+        &|b, id| {
+            headers(b, id, "/pb.Add/Nope", false);
+            frame(b, kind::DATA, END_STREAM, id, &[0, 0, 0, 0, 0]);
+        },
+        (Some("12"), None),
+    );
+    attack(
+        &mut s,
+        "a zero WINDOW_UPDATE on a stream",
+        &|b, id| {
+            headers(b, id, "/pb.Add/Sum", false);
+            frame(b, WINDOW_UPDATE, 0, id, &0u32.to_be_bytes());
+        },
+        (None, Some(PROTOCOL_ERROR)),
+    );
+    server.shutdown(Duration::from_secs(1));
+}
