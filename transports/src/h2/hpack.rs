@@ -286,6 +286,48 @@ impl BlockDecoder {
 mod tests {
     use super::*;
 
+    /// Every header block of every story of the hpack-test-case subset in
+    /// `testdata/`, decoded in order with one decoder per story, gives the
+    /// story's fields.
+    #[test]
+    fn the_hpack_test_case_corpus_decodes() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/hpack-test-case");
+        let mut stories = 0;
+        let mut blocks = 0;
+        for encoder in ["nghttp2", "nghttp2-change-table-size", "python-hpack"] {
+            for n in 0..20 {
+                let path = root.join(encoder).join(format!("story_{n:02}.json"));
+                let text = std::fs::read_to_string(&path).unwrap();
+                let story: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let mut dec = BlockDecoder::new(4096);
+                for case in story["cases"].as_array().unwrap() {
+                    let wire = hex(case["wire"].as_str().unwrap());
+                    let mut got = Vec::new();
+                    dec.decode(&wire, |n, v| {
+                        got.push((
+                            String::from_utf8(n.to_vec()).unwrap(),
+                            String::from_utf8(v.to_vec()).unwrap(),
+                        ));
+                    })
+                    .unwrap_or_else(|e| panic!("{}: case {}: {e}", path.display(), case["seqno"]));
+                    let want: Vec<(String, String)> = case["headers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .flat_map(|h| h.as_object().unwrap().iter())
+                        .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
+                        .collect();
+                    assert_eq!(got, want, "{}: case {}", path.display(), case["seqno"]);
+                    blocks += 1;
+                }
+                stories += 1;
+            }
+        }
+        assert_eq!(stories, 60);
+        assert_eq!(blocks, 555, "every block of the subset");
+    }
+
     #[test]
     fn our_blocks_decode_and_rfc_examples_decode() {
         let mut block = Vec::new();
