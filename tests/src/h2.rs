@@ -91,3 +91,93 @@ pub fn sum_call(out: &mut Vec<u8>, stream: u32) {
         &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2],
     );
 }
+
+/// A frame as read: (type, flags, stream, payload).
+pub type Frame = (u8, u8, u32, Vec<u8>);
+
+/// A connection played by hand: bytes read but not yet parsed are kept
+/// between reads.
+#[derive(Debug)]
+pub struct Peer {
+    s: std::net::TcpStream,
+    input: Vec<u8>,
+}
+
+impl Peer {
+    /// Connects to `addr` and writes `hello` (reads time out after 5 s).
+    ///
+    /// # Panics
+    ///
+    /// If nothing listens there.
+    pub fn connect(addr: std::net::SocketAddr, hello: &[u8]) -> Peer {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("a read timeout");
+        s.write_all(hello).expect("write the opening bytes");
+        Peer {
+            s,
+            input: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes`.
+    ///
+    /// # Panics
+    ///
+    /// If the connection is gone.
+    pub fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.s.write_all(bytes).expect("write");
+    }
+
+    /// Every frame the server sends until it closes (or a read times
+    /// out) or `until` says stop.
+    pub fn frames_until(&mut self, until: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+        use std::io::Read;
+        let mut all = Vec::new();
+        let mut buf = [0u8; 16 << 10];
+        loop {
+            while self.input.len() >= 9 {
+                let i = &self.input;
+                let len = usize::from(i[0]) << 16 | usize::from(i[1]) << 8 | usize::from(i[2]);
+                if i.len() < 9 + len {
+                    break;
+                }
+                let f = (
+                    i[3],
+                    i[4],
+                    u32::from_be_bytes([i[5], i[6], i[7], i[8]]) & 0x7fff_ffff,
+                    i[9..9 + len].to_vec(),
+                );
+                self.input.drain(..9 + len);
+                let done = until(&f);
+                all.push(f);
+                if done {
+                    return all;
+                }
+            }
+            match self.s.read(&mut buf) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// Whether the server has closed the connection (reading drains what
+    /// it still sends).
+    pub fn closed(&mut self) -> bool {
+        use std::io::Read;
+        let mut rest = [0u8; 1024];
+        std::iter::repeat_with(|| self.s.read(&mut rest))
+            .take(1000)
+            .any(|r| matches!(r, Ok(0) | Err(_)))
+    }
+}
+
+/// The client's preface and an empty SETTINGS frame.
+pub fn hello() -> Vec<u8> {
+    let mut hello = PREFACE.to_vec();
+    frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
+    hello
+}

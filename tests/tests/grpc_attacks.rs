@@ -5,14 +5,12 @@
 //! answered between every attack, and a good call on the attacked
 //! connection is answered after a stream error.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use synkit_core::Context;
 use synkit_examples::addsvc::Adder;
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
-use synkit_tests::h2::{END_HEADERS, END_STREAM, PREFACE, frame, grpc_request, kind, sum_call};
+use synkit_tests::h2::{END_HEADERS, END_STREAM, Peer, frame, grpc_request, hello, kind, sum_call};
 use synkit_transports::grpc::{Client, GrpcHandle};
 use synkit_transports::http::server::ServerConfig;
 
@@ -36,79 +34,6 @@ fn headers(out: &mut Vec<u8>, stream: u32, path: &str, end: bool) {
     let b = grpc_request(path);
     let flags = END_HEADERS | if end { END_STREAM } else { 0 };
     frame(out, kind::HEADERS, flags, stream, &b);
-}
-
-/// A connection that opens with `hello`.
-fn connect(addr: SocketAddr, hello: &[u8]) -> Peer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(hello).unwrap();
-    Peer {
-        s,
-        input: Vec::new(),
-    }
-}
-
-/// The preface and an empty SETTINGS.
-fn hello() -> Vec<u8> {
-    let mut hello = PREFACE.to_vec();
-    frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
-    hello
-}
-
-/// A connection as the attacker reads it: bytes read but not yet parsed
-/// are kept between reads.
-struct Peer {
-    s: TcpStream,
-    input: Vec<u8>,
-}
-
-type Frame = (u8, u8, u32, Vec<u8>);
-
-impl Peer {
-    fn write(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).unwrap();
-    }
-
-    /// Every frame the server sends until it closes or `until` says stop:
-    /// (type, flags, stream, payload).
-    fn frames_until(&mut self, until: impl Fn(&Frame) -> bool) -> Vec<Frame> {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 16 << 10];
-        loop {
-            while self.input.len() >= 9 {
-                let i = &self.input;
-                let len = usize::from(i[0]) << 16 | usize::from(i[1]) << 8 | usize::from(i[2]);
-                if i.len() < 9 + len {
-                    break;
-                }
-                let f = (
-                    i[3],
-                    i[4],
-                    u32::from_be_bytes([i[5], i[6], i[7], i[8]]) & 0x7fff_ffff,
-                    i[9..9 + len].to_vec(),
-                );
-                self.input.drain(..9 + len);
-                let done = until(&f);
-                all.push(f);
-                if done {
-                    return all;
-                }
-            }
-            match self.s.read(&mut buf) {
-                Ok(0) | Err(_) => return all,
-                Ok(n) => self.input.extend_from_slice(&buf[..n]),
-            }
-        }
-    }
-
-    /// Whether the server closed the connection (reading drains the rest).
-    fn closed(&mut self) -> bool {
-        let mut rest = [0u8; 1024];
-        std::iter::repeat_with(|| self.s.read(&mut rest))
-            .take(1000)
-            .any(|r| matches!(r, Ok(0) | Err(_)))
-    }
 }
 
 fn goaway_code(s: &mut Peer) -> Option<u32> {
@@ -226,9 +151,9 @@ fn connection_errors_get_goaway_with_their_code() {
     ];
     for (what, bytes, code) in cases {
         let mut s = if what == "no preface" {
-            connect(addr, &bytes)
+            Peer::connect(addr, &bytes)
         } else {
-            let mut s = connect(addr, &hello());
+            let mut s = Peer::connect(addr, &hello());
             s.write(&bytes);
             s
         };
@@ -243,7 +168,7 @@ fn connection_errors_get_goaway_with_their_code() {
 fn stream_errors_end_that_stream_and_the_connection_serves_on() {
     let server = server();
     let client = Client::new(server.local_addr());
-    let mut s = connect(server.local_addr(), &hello());
+    let mut s = Peer::connect(server.local_addr(), &hello());
     let mut next = 1;
     let mut attack = |s: &mut Peer,
                       what: &str,
