@@ -27,43 +27,7 @@ pub const GET_BOOK_INFO: &str = "/book.BookService/GetBookInfo";
 /// See [`GET_BOOK_INFO`].
 pub const GET_BOOK_LIST: &str = "/book.BookService/GetBookList";
 
-/// `BookInfoParams{bookId}`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct BookInfoParams {
-    /// Which book.
-    #[prost(int32, tag = "1")]
-    pub book_id: i32,
-}
-
-/// `BookInfo{bookId, bookName}`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct BookInfo {
-    /// Its id.
-    #[prost(int32, tag = "1")]
-    pub book_id: i32,
-    /// Its name.
-    #[prost(string, tag = "2")]
-    pub book_name: String,
-}
-
-/// `BookListParams{page, limit}`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct BookListParams {
-    /// Which page.
-    #[prost(int32, tag = "1")]
-    pub page: i32,
-    /// How many a page.
-    #[prost(int32, tag = "2")]
-    pub limit: i32,
-}
-
-/// `BookList{bookList}`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct BookList {
-    /// The books.
-    #[prost(message, repeated, tag = "1")]
-    pub book_list: Vec<BookInfo>,
-}
+pub use crate::pb::book::{BookInfo, BookInfoParams, BookList, BookListParams};
 
 /// The two books the service knows.
 pub const BOOKS: [(i32, &str); 2] = [(1, "Go kit"), (2, "synkit")];

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod discovery;
 pub mod logger;
 pub mod observability;
+pub mod pb;
 pub mod stringsvc;
 
 /// The README's code, compiled and run by `cargo test` so it stays true.

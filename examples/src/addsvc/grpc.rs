@@ -1,8 +1,8 @@
 //! addsvc over gRPC with Go kit addsvc's proto (`package pb; service Add
 //! { rpc Sum(SumRequest) returns (SumReply); rpc Concat(ConcatRequest)
-//! returns (ConcatReply); }`): the messages by `prost` derive, field for
-//! field as `addsvc.proto` has them, and the business errors in the
-//! reply's `err`, as Go kit's addtransport encodes them.
+//! returns (ConcatReply); }`): the messages generated from that proto
+//! ([`crate::pb::addsvc`]), and the business errors in the reply's `err`,
+//! as Go kit's addtransport encodes them.
 
 use synkit_core::endpoint::endpoint_fn;
 use synkit_core::{Context, Endpoint};
@@ -10,49 +10,7 @@ use synkit_transports::grpc::{Server, Status, ToStatus};
 
 use super::{AddError, AddService};
 
-/// `pb.SumRequest`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct SumRequest {
-    /// First addend.
-    #[prost(int64, tag = "1")]
-    pub a: i64,
-    /// Second addend.
-    #[prost(int64, tag = "2")]
-    pub b: i64,
-}
-
-/// `pb.SumReply`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct SumReply {
-    /// The sum.
-    #[prost(int64, tag = "1")]
-    pub v: i64,
-    /// The service's error, empty when none.
-    #[prost(string, tag = "2")]
-    pub err: String,
-}
-
-/// `pb.ConcatRequest`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct ConcatRequest {
-    /// First part.
-    #[prost(string, tag = "1")]
-    pub a: String,
-    /// Second part.
-    #[prost(string, tag = "2")]
-    pub b: String,
-}
-
-/// `pb.ConcatReply`.
-#[derive(Clone, PartialEq, Eq, prost::Message)]
-pub struct ConcatReply {
-    /// The concatenation.
-    #[prost(string, tag = "1")]
-    pub v: String,
-    /// The service's error, empty when none.
-    #[prost(string, tag = "2")]
-    pub err: String,
-}
+pub use crate::pb::addsvc::{ConcatReply, ConcatRequest, SumReply, SumRequest};
 
 impl ToStatus for AddError {
     fn to_status(&self) -> Status {
