@@ -93,3 +93,89 @@ fn one_trace_spans_the_client_and_the_server() {
     }
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn a_streaming_call_is_one_trace_whose_client_span_lasts_the_stream() {
+    use synkit_transports::grpc::{ServerStream, Status};
+    let collector = Collector::start();
+    let reporter = Arc::new(ZipkinReporter::new(&collector.url()));
+    let server_tracer = Arc::new(Tracer::system("counter", reporter.clone()));
+    let client_tracer = Arc::new(Tracer::system("reader", reporter.clone()));
+    // `a` replies; a negative `b` fails the stream after them.
+    let count = |_: &Context<'_>, r: SumRequest, out: &mut ServerStream<'_, SumReply>| {
+        for v in 0..r.a {
+            out.send(&SumReply {
+                v,
+                err: String::new(),
+            })?;
+        }
+        if r.b < 0 {
+            return Err(Status::new(Code::Aborted, "stopped on purpose"));
+        }
+        Ok(())
+    };
+    let server = synkit_transports::grpc::Server::new()
+        .server_streaming("/pb.Stream/Count", count)
+        .traced(server_tracer)
+        .bind("127.0.0.1:0", &ServerConfig::default())
+        .unwrap();
+    let client = Client::new(server.local_addr()).traced(client_tracer);
+    let cx = Context::background();
+    let read = |a: i64, b: i64| -> usize {
+        client
+            .server_streaming::<_, SumReply>(&cx, "/pb.Stream/Count", &SumRequest { a, b })
+            .unwrap()
+            .flatten()
+            .count()
+    };
+    assert_eq!(read(50, 0), 50);
+    assert_eq!(read(3, -1), 3);
+    // Dropped after one message: the client span ends CANCELLED.
+    let mut dropped = client
+        .server_streaming::<_, SumReply>(&cx, "/pb.Stream/Count", &SumRequest { a: 100_000, b: 0 })
+        .unwrap();
+    dropped.next().unwrap().unwrap();
+    drop(dropped);
+    reporter.flush(Duration::from_secs(5));
+    assert!(synkit_tests::registry::within(
+        Duration::from_secs(10),
+        || collector.spans().len() >= 6
+    ));
+    assert_eq!(collector.problems(), Vec::<String>::new());
+    let spans = collector.spans();
+    let clients: Vec<_> = spans
+        .iter()
+        .filter(|s| s["localEndpoint"]["serviceName"] == "reader")
+        .collect();
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s["localEndpoint"]["serviceName"] == "counter")
+        .collect();
+    assert_eq!((clients.len(), servers.len()), (3, 3), "{spans:?}");
+    for c in &clients {
+        assert_eq!(c["kind"], "CLIENT");
+        assert_eq!(c["name"], "/pb.Stream/Count");
+        assert_eq!(c["tags"]["grpc.method"], "/pb.Stream/Count");
+        // Its server span shares its id in its trace, as for unary calls.
+        assert!(
+            servers
+                .iter()
+                .any(|s| s["traceId"] == c["traceId"] && s["id"] == c["id"]),
+            "{spans:?}"
+        );
+    }
+    let codes: Vec<_> = clients
+        .iter()
+        .map(|c| c["tags"]["grpc.status_code"].clone())
+        .collect();
+    assert!(
+        codes.contains(&serde_json::Value::Null),
+        "the stream that ended well: {codes:?}"
+    );
+    assert!(codes.contains(&"10".into()), "ABORTED: {codes:?}");
+    assert!(
+        codes.contains(&"1".into()),
+        "CANCELLED when dropped: {codes:?}"
+    );
+    server.shutdown(Duration::from_secs(1));
+}

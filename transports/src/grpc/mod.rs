@@ -20,7 +20,7 @@ pub use metadata::{Metadata, metadata};
 pub use server::{GrpcHandle, Server};
 pub use status::{Code, Status, ToStatus};
 pub use stream::ServerStream;
-pub use trace::{ClientTrace, ServerTrace};
+pub use trace::{ClientTrace, ServerTrace, StreamSpan};
 
 /// The largest message taken or sent by default: gRPC's 4 MiB.
 pub const MAX_MESSAGE: usize = 4 << 20;

@@ -6,7 +6,7 @@
 
 use synkit_core::Context;
 use synkit_core::time::Clock;
-use synkit_core::trace::{Kind, SpanContext, Tracer, propagation};
+use synkit_core::trace::{Kind, Span, SpanContext, Tracer, propagation};
 
 use super::{Metadata, Status};
 
@@ -69,6 +69,59 @@ pub trait ClientTrace: Send + Sync {
         md: &mut Metadata,
         call: &mut dyn FnMut(&Metadata) -> Option<Status>,
     );
+
+    /// Starts a client span for a streaming call to `method`, as
+    /// [`around`](Self::around) would, with B3 written into `md`; the
+    /// stream ends it. By default streams are not traced.
+    fn start_stream<'t>(
+        &'t self,
+        cx: &Context<'_>,
+        method: &str,
+        md: &mut Metadata,
+    ) -> Option<Box<dyn StreamSpan + 't>> {
+        let _ = (cx, method, md);
+        None
+    }
+}
+
+/// A client span kept open while a stream is read.
+pub trait StreamSpan: Send {
+    /// Ends the span; `failed` is the status the stream ended with, if it
+    /// did not end well.
+    fn end(self: Box<Self>, failed: Option<&Status>);
+}
+
+impl<C: Clock + Send + Sync> StreamSpan for Span<'_, C> {
+    fn end(self: Box<Self>, failed: Option<&Status>) {
+        end_client_span(*self, failed);
+    }
+}
+
+/// A client span for `method`, the child of the span in `cx` if any, its
+/// B3 written into `md`: Go kit's `GRPCClientTrace` before the call.
+fn client_span<'t, C: Clock>(
+    tracer: &'t Tracer<C>,
+    cx: &Context<'_>,
+    method: &str,
+    md: &mut Metadata,
+) -> Span<'t, C> {
+    let mut span = tracer.start(method.to_owned(), Kind::Client, cx.value::<SpanContext>());
+    if span.is_sampled() {
+        span.tag("grpc.method", method.to_owned());
+    }
+    propagation::inject_b3(span.context(), |name, value| md.set(name, value));
+    span
+}
+
+/// Ends a client span, with Go kit's tags for a failed call.
+fn end_client_span<C: Clock>(mut span: Span<'_, C>, failed: Option<&Status>) {
+    if let Some(status) = failed
+        && span.is_sampled()
+    {
+        span.tag("grpc.status_code", status.code as u8);
+        span.tag("error", status.message.clone());
+    }
+    span.finish();
 }
 
 impl<C: Clock + Send + Sync> ClientTrace for Tracer<C> {
@@ -79,17 +132,17 @@ impl<C: Clock + Send + Sync> ClientTrace for Tracer<C> {
         md: &mut Metadata,
         call: &mut dyn FnMut(&Metadata) -> Option<Status>,
     ) {
-        let mut span = self.start(method.to_owned(), Kind::Client, cx.value::<SpanContext>());
-        if span.is_sampled() {
-            span.tag("grpc.method", method.to_owned());
-        }
-        propagation::inject_b3(span.context(), |name, value| md.set(name, value));
-        if let Some(status) = call(md)
-            && span.is_sampled()
-        {
-            span.tag("grpc.status_code", status.code as u8);
-            span.tag("error", status.message);
-        }
-        span.finish();
+        let span = client_span(self, cx, method, md);
+        let failed = call(md);
+        end_client_span(span, failed.as_ref());
+    }
+
+    fn start_stream<'t>(
+        &'t self,
+        cx: &Context<'_>,
+        method: &str,
+        md: &mut Metadata,
+    ) -> Option<Box<dyn StreamSpan + 't>> {
+        Some(Box::new(client_span(self, cx, method, md)))
     }
 }

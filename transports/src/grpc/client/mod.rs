@@ -124,7 +124,8 @@ impl Client {
     /// Calls the server-streaming method `path` with `request`: its replies
     /// come as the server sends them, read from the returned stream. The
     /// `before` hooks write the call's metadata; the `after` hooks see the
-    /// header and trailer metadata when the stream ends well. Each read
+    /// header and trailer metadata when the stream ends well; a tracer's
+    /// client span lasts until the stream ends (or is dropped). Each read
     /// waits within `cx`'s deadline, which bounds the whole call.
     ///
     /// ```no_run
@@ -153,9 +154,20 @@ impl Client {
         for before in &self.before {
             before(cx, &mut md);
         }
+        let span = self
+            .tracer
+            .as_deref()
+            .and_then(|t| t.start_stream(cx, path, &mut md));
         let (tx, rx) = crossbeam_channel::unbounded();
-        let started = self.start(cx, path, &md, &body, Sink::Parts(tx))?;
-        Ok(ResponseStream::new(self, cx, started, rx))
+        match self.start(cx, path, &md, &body, Sink::Parts(tx)) {
+            Ok(started) => Ok(ResponseStream::new(self, cx, started, rx, span)),
+            Err(status) => {
+                if let Some(span) = span {
+                    span.end(Some(&status));
+                }
+                Err(status)
+            }
+        }
     }
 
     /// `path` as an endpoint from `Req` to `Resp`.

@@ -9,7 +9,7 @@ use crossbeam_channel::Receiver;
 use prost::Message;
 use synkit_core::Context;
 
-use super::super::{Code, Metadata, Status};
+use super::super::{Code, Metadata, Status, StreamSpan};
 use super::conn::{Conn, Event, lock, wait};
 use super::{Client, cancel};
 use crate::h2::frame;
@@ -38,6 +38,8 @@ pub struct ResponseStream<'c, Resp> {
     /// Wire bytes taken and not yet given back to the stream's window.
     owed: u32,
     ended: bool,
+    /// The client span, open until the stream ends.
+    span: Option<Box<dyn StreamSpan + 'c>>,
     _reply: PhantomData<fn() -> Resp>,
 }
 
@@ -47,6 +49,7 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
         cx: &'c Context<'c>,
         (conn, id, until): (Arc<Conn>, u32, Instant),
         events: Receiver<Event>,
+        span: Option<Box<dyn StreamSpan + 'c>>,
     ) -> ResponseStream<'c, Resp> {
         ResponseStream {
             client,
@@ -59,6 +62,7 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
             trailer: None,
             owed: 0,
             ended: false,
+            span,
             _reply: PhantomData,
         }
     }
@@ -78,6 +82,7 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
         self.ended = true;
         match result {
             Ok(trailer) => {
+                self.end_span(None);
                 let header = self.header.get_or_insert_with(Metadata::new);
                 for after in &self.client.after {
                     after(self.cx, header, &trailer);
@@ -85,7 +90,24 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
                 self.trailer = Some(trailer);
                 None
             }
-            Err(status) => Some(Err(status)),
+            Err(status) => {
+                self.end_span(Some(&status));
+                Some(Err(status))
+            }
+        }
+    }
+
+    /// Stops the call where it is: the server is told, the span ends.
+    fn abandon(&mut self, status: Status) -> Result<Resp, Status> {
+        cancel(&self.conn, self.id);
+        self.ended = true;
+        self.end_span(Some(&status));
+        Err(status)
+    }
+
+    fn end_span(&mut self, failed: Option<&Status>) {
+        if let Some(span) = self.span.take() {
+            span.end(failed);
         }
     }
 
@@ -112,17 +134,11 @@ impl<Resp: Message + Default> Iterator for ResponseStream<'_, Resp> {
             // Past the deadline, or cancelled: over, even with messages
             // still queued.
             if let Err(e) = self.cx.check() {
-                cancel(&self.conn, self.id);
-                self.ended = true;
-                return Some(Err(super::super::ToStatus::to_status(&e)));
+                return Some(self.abandon(super::super::ToStatus::to_status(&e)));
             }
             let event = match wait(&self.events, self.cx, self.until) {
                 Ok(event) => event,
-                Err(status) => {
-                    cancel(&self.conn, self.id);
-                    self.ended = true;
-                    return Some(Err(status));
-                }
+                Err(status) => return Some(self.abandon(status)),
             };
             match event {
                 Event::Header(md) => self.header = Some(md),
@@ -145,6 +161,10 @@ impl<Resp> Drop for ResponseStream<'_, Resp> {
     fn drop(&mut self) {
         if !self.ended {
             cancel(&self.conn, self.id);
+            let dropped = Status::new(Code::Cancelled, "the stream was dropped before its end");
+            if let Some(span) = self.span.take() {
+                span.end(Some(&dropped));
+            }
         }
     }
 }
