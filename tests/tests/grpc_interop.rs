@@ -155,23 +155,30 @@ fn synkits_client_calls_pythons_grpcio_server() {
         Code::DeadlineExceeded
     );
     assert!(started.elapsed() < Duration::from_secs(1));
+    concurrent_sums(&sum, 8, 50);
+    drop(python);
+}
+
+/// `threads` threads each make `calls` sums at once through `sum`, every
+/// answer checked.
+fn concurrent_sums(
+    sum: &(
+         impl Endpoint<SumRequest, Response = SumReply, Error = synkit_transports::grpc::Status> + Sync
+     ),
+    threads: i64,
+    calls: i64,
+) {
     std::thread::scope(|s| {
-        for t in 0..8i64 {
-            let sum = &sum;
+        for t in 0..threads {
             s.spawn(move || {
-                for i in 0..50 {
+                for i in 0..calls {
                     let a = t * 1000 + i + 1;
-                    assert_eq!(
-                        sum.call(&Context::background(), SumRequest { a, b: 1 })
-                            .unwrap()
-                            .v,
-                        a + 1
-                    );
+                    let reply = sum.call(&Context::background(), SumRequest { a, b: 1 });
+                    assert_eq!(reply.unwrap().v, a + 1);
                 }
             });
         }
     });
-    drop(python);
 }
 
 #[test]
@@ -181,22 +188,7 @@ fn synkits_client_calls_synkits_server_under_load() {
     let sum = client
         .clone()
         .endpoint::<SumRequest, SumReply>("/pb.Add/Sum");
-    std::thread::scope(|s| {
-        for t in 0..16i64 {
-            let sum = &sum;
-            s.spawn(move || {
-                for i in 0..200 {
-                    let a = t * 1000 + i + 1;
-                    assert_eq!(
-                        sum.call(&Context::background(), SumRequest { a, b: 1 })
-                            .unwrap()
-                            .v,
-                        a + 1
-                    );
-                }
-            });
-        }
-    });
+    concurrent_sums(&sum, 16, 200);
     let zero = sum
         .call(&Context::background(), SumRequest { a: 0, b: 0 })
         .unwrap();
@@ -303,22 +295,7 @@ fn synkits_client_calls_go_kits_server() {
             "unknown method Nope for service pb.Add"
         )
     );
-    std::thread::scope(|s| {
-        for t in 0..8i64 {
-            let sum = &sum;
-            s.spawn(move || {
-                for i in 0..100 {
-                    let a = t * 1000 + i + 1;
-                    assert_eq!(
-                        sum.call(&Context::background(), SumRequest { a, b: 1 })
-                            .unwrap()
-                            .v,
-                        a + 1
-                    );
-                }
-            });
-        }
-    });
+    concurrent_sums(&sum, 8, 100);
 }
 
 #[test]

@@ -35,6 +35,8 @@
 //! answering its own.
 
 pub(crate) mod event_loop;
+#[cfg(any(test, fuzzing))]
+pub(crate) mod fuzz;
 pub(crate) mod parts;
 pub(crate) mod pool;
 
@@ -66,6 +68,51 @@ impl Now {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Now { at, unix_secs }
+    }
+}
+
+/// Bytes a session has queued for its socket, and how far the loop has
+/// written them. It is the `Vec` it appends to (`Deref`), so framing
+/// code writes into it as into any buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Outgoing {
+    buf: Vec<u8>,
+    written: usize,
+}
+
+impl Outgoing {
+    /// What is still to be written: [`Session::output`].
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf[self.written..]
+    }
+
+    /// The loop wrote `n` more bytes: [`Session::wrote`]. The buffer is
+    /// emptied (keeping its room) once all of it is out.
+    pub(crate) fn wrote(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.buf.len());
+        if self.written == self.buf.len() {
+            self.buf.clear();
+            self.written = 0;
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.buf.len() - self.written
+    }
+}
+
+impl std::ops::Deref for Outgoing {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl std::ops::DerefMut for Outgoing {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::MAX_CALL;
 use super::gob::{self, Node, StreamIn, StreamOut};
-use crate::engine::{Failure, Incoming, Now, Session};
+use crate::engine::{Failure, Incoming, Now, Outgoing, Session};
 use synkit_core::time::{Duration, Instant};
 
 /// Calls of one connection with the service at once, at most: Go serves
@@ -133,8 +133,7 @@ impl std::fmt::Debug for GobRequest {
 pub(crate) struct Connection {
     codec: Codec,
     input: Vec<u8>,
-    output: Vec<u8>,
-    written: usize,
+    output: Outgoing,
     in_flight: usize,
     next_id: u32,
     read_closed: bool,
@@ -148,8 +147,7 @@ impl Connection {
         Connection {
             codec: Codec::Sniffing,
             input: Vec::new(),
-            output: Vec::new(),
-            written: 0,
+            output: Outgoing::default(),
             in_flight: 0,
             next_id: 0,
             read_closed: false,
@@ -160,7 +158,7 @@ impl Connection {
     }
 
     fn unwritten(&self) -> usize {
-        self.output.len() - self.written
+        self.output.unwritten()
     }
 
     fn close_for(&mut self, why: &dyn std::fmt::Display) {
@@ -509,15 +507,11 @@ impl Session for Connection {
     }
 
     fn output(&self) -> &[u8] {
-        &self.output[self.written..]
+        self.output.pending()
     }
 
     fn wrote(&mut self, n: usize, _now: &Now) {
-        self.written += n;
-        if self.written == self.output.len() {
-            self.output.clear();
-            self.written = 0;
-        }
+        self.output.wrote(n);
     }
 
     fn next_timer(&self) -> Option<Instant> {

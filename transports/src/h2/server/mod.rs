@@ -9,6 +9,7 @@ use synkit_core::time::Duration;
 use super::frame::{self, ErrorCode, Head, flag, kind, setting};
 use super::hpack::BlockDecoder;
 use super::{COMMON_NAMES, COMMON_VALUES, Request, interned};
+use crate::engine::Outgoing;
 use crate::engine::parts::CreditGuard;
 
 #[cfg(any(test, fuzzing))]
@@ -88,8 +89,7 @@ struct Stream {
 #[derive(Debug)]
 pub(crate) struct Connection {
     input: Vec<u8>,
-    output: Vec<u8>,
-    written: usize,
+    output: Outgoing,
     preface: bool,
     decoder: BlockDecoder,
     /// A header block still waiting for CONTINUATION: stream, fragment,
@@ -126,7 +126,7 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(timeout: Duration, max_body: usize) -> Connection {
-        let mut output = Vec::new();
+        let mut output = Outgoing::default();
         frame::put_settings(
             &mut output,
             &[
@@ -153,7 +153,6 @@ impl Connection {
         Connection {
             input: Vec::new(),
             output,
-            written: 0,
             preface: false,
             decoder: BlockDecoder::new(HEADER_TABLE_SIZE),
             continuing: None,
@@ -180,7 +179,7 @@ impl Connection {
     }
 
     fn unwritten(&self) -> usize {
-        self.output.len() - self.written
+        self.output.unwritten()
     }
 
     /// A connection error: GOAWAY with `code`, then close.

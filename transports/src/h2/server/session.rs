@@ -75,15 +75,11 @@ impl Session for Connection {
     }
 
     fn output(&self) -> &[u8] {
-        &self.output[self.written..]
+        self.output.pending()
     }
 
     fn wrote(&mut self, n: usize, _now: &Now) {
-        self.written += n;
-        if self.written == self.output.len() {
-            self.output.clear();
-            self.written = 0;
-        }
+        self.output.wrote(n);
     }
 
     fn next_timer(&self) -> Option<Instant> {
