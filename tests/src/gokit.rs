@@ -169,6 +169,26 @@ impl Drop for GoServer {
     }
 }
 
+/// Runs the Go program `name` (built by [`binary`]) with `args` to its
+/// end and returns what it printed, trimmed.
+///
+/// # Panics
+///
+/// If it cannot be built or run, or exits with an error (its stderr is
+/// in the message).
+pub fn run(name: &str, args: &[&str]) -> String {
+    let out = Command::new(binary(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {name}: {e}"));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// Runs Go kit's HTTP client (`kitcli`) once and returns what it printed.
 ///
 /// # Panics

@@ -197,18 +197,13 @@ fn synkits_client_calls_synkits_server_under_load() {
 }
 
 fn go_kit_client(addr: &str, method: &str, a: &str, b: &str) -> Value {
-    let out = Command::new(synkit_tests::gokit::binary("kitgrpc"))
-        .args([
+    let out = synkit_tests::gokit::run(
+        "kitgrpc",
+        &[
             "-mode", "client", "-addr", addr, "-method", method, "-a", a, "-b", b,
-        ])
-        .output()
-        .expect("run Go kit's gRPC client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&out).unwrap()
 }
 
 /// Go kit's own addsvc gRPC server on a free port.

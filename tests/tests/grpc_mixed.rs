@@ -52,16 +52,13 @@ fn every_client_is_served_on_the_one_port() {
     let addr = server.local_addr().to_string();
     assert_eq!(curl_sum(&addr).trim(), r#"{"v":3}"#);
     // Go kit's gRPC client.
-    let out = Command::new(synkit_tests::gokit::binary("kitgrpc"))
-        .args([
+    let out = synkit_tests::gokit::run(
+        "kitgrpc",
+        &[
             "-mode", "client", "-addr", &addr, "-method", "Sum", "-a", "1", "-b", "2",
-        ])
-        .output()
-        .expect("run Go kit's gRPC client");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        r#"{"err":"","v":3}"#
+        ],
     );
+    assert_eq!(out, r#"{"err":"","v":3}"#);
     // Python's grpcio.
     let got = synkit_tests::grpcio::run(
         r#"

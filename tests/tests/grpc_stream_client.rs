@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use synkit_core::Context;
-use synkit_core::time::SystemClock;
+use synkit_core::time::{ManualClock, SystemClock};
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
 use synkit_tests::registry::within;
 use synkit_transports::grpc::{Client, Code, GrpcHandle, Server, ServerStream, Status};
@@ -198,7 +198,8 @@ fn a_stream_past_its_deadline_ends_with_deadline_exceeded() {
     let seen = Arc::new(Seen::default());
     let server = ours(&seen);
     let client = Client::new(server.local_addr());
-    let clock = SystemClock;
+    // The reader's time on a manual clock: it dawdles by advancing it.
+    let clock = ManualClock::new();
     let root = Context::new(&clock);
     let cx = root.with_timeout(synkit_core::time::Duration::from_millis(300));
     let stream = client
@@ -219,7 +220,7 @@ fn a_stream_past_its_deadline_ends_with_deadline_exceeded() {
                 got += 1;
                 if got == 5 {
                     // A slow reader: the deadline passes while it dawdles.
-                    std::thread::sleep(Duration::from_millis(400));
+                    clock.advance(synkit_core::time::Duration::from_millis(400));
                 }
             }
             Err(status) => end = Some(status.code),

@@ -6,7 +6,7 @@
 //! whose deadline passes, ends the service's stream at once.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,27 +125,16 @@ fn gos_grpc_reads_a_stream_to_its_end() {
     let server = server(&seen, &ServerConfig::default());
     let addr = server.local_addr().to_string();
     let run = |a: &str, b: &str| -> Value {
-        let out = Command::new(synkit_tests::gokit::binary("kitgrpc"))
-            .args([
-                "-mode",
-                "stream",
-                "-addr",
-                &addr,
-                "-method",
-                "/pb.Add/Count",
-                "-a",
-                a,
-                "-b",
-                b,
-            ])
-            .output()
-            .expect("run Go's gRPC client");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let args = [
+            "-mode",
+            "stream",
+            "-addr",
+            &addr,
+            "-method",
+            "/pb.Add/Count",
+        ];
+        let out = synkit_tests::gokit::run("kitgrpc", &[&args[..], &["-a", a, "-b", b]].concat());
+        serde_json::from_str(&out).unwrap()
     };
     let got = run("3000", "20");
     assert_eq!(got["code"], 0, "{got}");

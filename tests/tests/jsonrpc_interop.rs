@@ -17,18 +17,12 @@ use synkit_transports::http::server::{Server, ServerConfig};
 use synkit_transports::jsonrpc::client::{CallError, client};
 
 fn kit_client(url: &str, method: &str, params: &str) -> String {
-    let out = Command::new(binary("kitjsonrpc"))
-        .args([
+    synkit_tests::gokit::run(
+        "kitjsonrpc",
+        &[
             "-mode", "client", "-url", url, "-method", method, "-params", params,
-        ])
-        .output()
-        .expect("run Go kit's JSON-RPC client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        ],
+    )
 }
 
 fn kit_server() -> (Process, SocketAddr) {

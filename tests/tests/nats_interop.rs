@@ -27,25 +27,13 @@ fn connect(server: &NatsServer) -> Connection {
 }
 
 fn go_request(server: &NatsServer, subject: &str, data: &str) -> String {
-    let out = Command::new(binary("natspeer"))
-        .args([
-            "-mode",
-            "request",
-            "-url",
-            &server.url(),
-            "-subject",
-            subject,
-            "-data",
-            data,
-        ])
-        .output()
-        .expect("run Go's NATS client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let url = server.url();
+    synkit_tests::gokit::run(
+        "natspeer",
+        &[
+            "-mode", "request", "-url", &url, "-subject", subject, "-data", data,
+        ],
+    )
 }
 
 fn go_responder(server: &NatsServer, subject: &str, queue: &str, tag: &str) -> Process {

@@ -45,24 +45,14 @@ fn gos(codec: &str) -> (Process, SocketAddr) {
 }
 
 fn go_client(codec: &str, addr: SocketAddr, method: &str, params: &str) -> String {
-    let out = Command::new(binary("kitnetrpc"))
-        .args([
-            "-mode",
-            "client",
-            "-codec",
-            codec,
-            "-addr",
-            &addr.to_string(),
-        ])
-        .args(["-method", method, "-params", params])
-        .output()
-        .expect("run Go's net/rpc client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let addr = addr.to_string();
+    synkit_tests::gokit::run(
+        "kitnetrpc",
+        &[
+            "-mode", "client", "-codec", codec, "-addr", &addr, "-method", method, "-params",
+            params,
+        ],
+    )
 }
 
 #[test]

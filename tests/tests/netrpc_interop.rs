@@ -26,25 +26,13 @@ fn ours() -> NetRpcHandle {
 }
 
 fn go_client(addr: SocketAddr, method: &str, params: &str) -> String {
-    let out = Command::new(binary("kitnetrpc"))
-        .args([
-            "-mode",
-            "client",
-            "-addr",
-            &addr.to_string(),
-            "-method",
-            method,
-            "-params",
-            params,
-        ])
-        .output()
-        .expect("run Go's net/rpc client");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let addr = addr.to_string();
+    synkit_tests::gokit::run(
+        "kitnetrpc",
+        &[
+            "-mode", "client", "-addr", &addr, "-method", method, "-params", params,
+        ],
+    )
 }
 
 /// Sends `bytes` on a new connection and reads until it closes or goes

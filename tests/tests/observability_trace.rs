@@ -44,24 +44,14 @@ fn a_go_kit_client_and_a_synkit_server_share_one_trace() {
         &dir.join("stringsvc.log"),
     );
     wait_healthy(addr);
-    let out = Command::new(binary("kittrace"))
-        .args([
-            "-mode",
-            "client",
-            "-url",
-            &format!("http://{addr}"),
-            "-zipkin",
-            &collector.url(),
-        ])
-        .args(["-service", "kitcli"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (url, zipkin) = (format!("http://{addr}"), collector.url());
+    let out = synkit_tests::gokit::run(
+        "kittrace",
+        &[
+            "-mode", "client", "-url", &url, "-zipkin", &zipkin, "-service", "kitcli",
+        ],
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "TRACED");
+    assert_eq!(out, "TRACED");
 
     let arrived = |spans: &[Value]| {
         spans.iter().any(|s| s["name"] == "kitcli")
