@@ -11,7 +11,6 @@
 //! the stream goes (reset, connection closed, answer finished), which wakes
 //! a waiting worker to find its call is over.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use mio::Token;
@@ -37,7 +36,6 @@ pub(crate) struct Credit {
     /// (bytes queued, closed).
     state: Mutex<(usize, bool)>,
     changed: Condvar,
-    closed: AtomicBool,
 }
 
 impl Credit {
@@ -55,7 +53,6 @@ impl Credit {
     }
 
     fn close(&self) {
-        self.closed.store(true, Ordering::Release);
         let mut state = self
             .state
             .lock()
@@ -95,8 +92,10 @@ impl Credit {
         }
     }
 
+    /// Whether the session let go of it.
+    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.state.lock().unwrap().1
     }
 
     /// Bytes queued and not yet written.
@@ -174,9 +173,6 @@ impl<P: Send + 'static> Parts<P> {
             guard = Some(CreditGuard(Arc::clone(&credit)));
             credit
         });
-        if credit.is_closed() {
-            return Err(Stopped::Closed);
-        }
         credit.reserve(cx, bytes)?;
         self.mailbox.deliver_part(Done {
             conn: self.conn,

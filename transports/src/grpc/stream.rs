@@ -98,10 +98,11 @@ pub(crate) trait Sink {
 /// One streaming call's outgoing side, as the server keeps it.
 pub(crate) struct Outbox<'a> {
     cx: &'a Context<'a>,
-    /// The engine's way to send parts; `None` when the call is served on
+    /// The engine's way to send parts, looked up at the first message (a
+    /// unary call never needs it); `Some(None)` when the call is served on
     /// the event loop itself (no worker pool), where nothing can be sent
     /// before the call returns: the messages are kept for the end.
-    parts: Option<&'a Parts<Exchange>>,
+    parts: std::cell::OnceCell<Option<&'a Parts<Exchange>>>,
     header: Metadata,
     /// Headers and messages have gone out.
     pub(crate) started: bool,
@@ -114,7 +115,7 @@ impl<'a> Outbox<'a> {
     pub(crate) fn new(cx: &'a Context<'a>) -> Outbox<'a> {
         Outbox {
             cx,
-            parts: cx.value::<Parts<Exchange>>(),
+            parts: std::cell::OnceCell::new(),
             header: Metadata::new(),
             started: false,
             kept: Vec::new(),
@@ -131,7 +132,8 @@ impl<'a> Outbox<'a> {
 impl Sink for Outbox<'_> {
     fn send(&mut self, framed: Vec<u8>) -> Result<(), Status> {
         self.cx.check().map_err(|e| e.to_status())?;
-        let Some(parts) = self.parts else {
+        let cx = self.cx;
+        let Some(parts) = *self.parts.get_or_init(|| cx.value::<Parts<Exchange>>()) else {
             self.kept.extend_from_slice(&framed);
             self.sent += 1;
             return Ok(());
