@@ -37,24 +37,31 @@ pub(crate) fn framed(message: &impl prost::Message) -> Vec<u8> {
     out
 }
 
-/// The one message in a unary call's body.
-pub(crate) fn unframe_message(body: &[u8], max: usize) -> Result<&[u8], Status> {
-    if body.len() < 5 {
-        return Err(Status::new(Code::Internal, "a message cut short"));
-    }
-    if body[0] != 0 {
+/// The length a message's 5-byte prefix announces, if it is one we take:
+/// not compressed, at most `max` bytes.
+pub(crate) fn message_len(prefix: &[u8], max: usize) -> Result<usize, Status> {
+    if prefix[0] != 0 {
         return Err(Status::new(
             Code::Unimplemented,
             "compressed messages are not supported",
         ));
     }
-    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
     if len > max {
         return Err(Status::new(
             Code::ResourceExhausted,
             format!("a message of {len} bytes is over the limit of {max}"),
         ));
     }
+    Ok(len)
+}
+
+/// The one message in a unary call's body.
+pub(crate) fn unframe_message(body: &[u8], max: usize) -> Result<&[u8], Status> {
+    if body.len() < 5 {
+        return Err(Status::new(Code::Internal, "a message cut short"));
+    }
+    let len = message_len(body, max)?;
     if body.len() != 5 + len {
         return Err(Status::new(
             Code::Internal,

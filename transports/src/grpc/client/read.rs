@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 use super::super::status::percent_decode;
-use super::super::{Code, MAX_MESSAGE, Status};
+use super::super::{Code, MAX_MESSAGE, Status, message_len};
 use super::conn::{Conn, Event, Gathered, Reply, Sink, State, lock};
 use crate::h2::frame::{self, ErrorCode, flag, kind, setting};
 use crate::h2::hpack::BlockDecoder;
@@ -258,19 +258,7 @@ fn on_data(
 fn deliver_messages(tx: &crossbeam_channel::Sender<Event>, g: &mut Gathered) -> Result<(), Status> {
     let mut used = 0;
     while let Some(prefix) = g.body.get(used..used + 5) {
-        if prefix[0] != 0 {
-            return Err(Status::new(
-                Code::Unimplemented,
-                "compressed messages are not supported",
-            ));
-        }
-        let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
-        if len > MAX_MESSAGE {
-            return Err(Status::new(
-                Code::ResourceExhausted,
-                format!("a reply message over {MAX_MESSAGE} bytes"),
-            ));
-        }
+        let len = message_len(prefix, MAX_MESSAGE)?;
         let Some(message) = g.body.get(used + 5..used + 5 + len) else {
             break;
         };
