@@ -28,6 +28,18 @@ pub(crate) struct ValueDe<'t, 'a, 'r> {
 /// How deep values may nest before the message is refused.
 const MAX_DEPTH: usize = 64;
 
+impl<'t, 'a, 'r> ValueDe<'t, 'a, 'r> {
+    /// A value of type `id` inside one at `depth`.
+    fn child(table: &'t TypeTable, id: TypeId, r: &'r mut Reader<'a>, depth: usize) -> Self {
+        ValueDe {
+            table,
+            id,
+            r,
+            depth: depth + 1,
+        }
+    }
+}
+
 impl<'de, 't, 'a: 'de> ValueDe<'t, 'a, '_> {
     fn composite(&self) -> Result<&'t WireType, GobError> {
         self.table.get(self.id)
@@ -261,13 +273,8 @@ impl<'de, 'a: 'de> SeqAccess<'de> for Elements<'_, 'a, '_> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(ValueDe {
-            table: self.table,
-            id: self.elem,
-            r: self.r,
-            depth: self.depth + 1,
-        })
-        .map(Some)
+        seed.deserialize(ValueDe::child(self.table, self.elem, self.r, self.depth))
+            .map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -295,22 +302,12 @@ impl<'de, 'a: 'de> MapAccess<'de> for MapEntries<'_, 'a, '_> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(ValueDe {
-            table: self.table,
-            id: self.key,
-            r: self.r,
-            depth: self.depth + 1,
-        })
-        .map(Some)
+        seed.deserialize(ValueDe::child(self.table, self.key, self.r, self.depth))
+            .map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, GobError> {
-        seed.deserialize(ValueDe {
-            table: self.table,
-            id: self.elem,
-            r: self.r,
-            depth: self.depth + 1,
-        })
+        seed.deserialize(ValueDe::child(self.table, self.elem, self.r, self.depth))
     }
 }
 
@@ -371,12 +368,7 @@ impl<'de, 'a: 'de> MapAccess<'de> for StructAccess<'_, 'a, '_> {
                 depth: self.depth + 1,
             });
         }
-        seed.deserialize(ValueDe {
-            table: self.table,
-            id,
-            r: self.r,
-            depth: self.depth + 1,
-        })
+        seed.deserialize(ValueDe::child(self.table, id, self.r, self.depth))
     }
 }
 
