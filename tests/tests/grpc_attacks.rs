@@ -14,6 +14,7 @@ use synkit_tests::h2::{END_HEADERS, END_STREAM, Peer, frame, grpc_request, hello
 use synkit_transports::grpc::{Client, GrpcHandle};
 use synkit_transports::http::server::ServerConfig;
 
+const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
 const WINDOW_UPDATE: u8 = 0x8;
 
@@ -247,4 +248,52 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         (None, Some(PROTOCOL_ERROR)),
     );
     server.shutdown(Duration::from_secs(1));
+}
+
+/// Connections that end while their streams are unfinished — HEADERS
+/// without `END_STREAM`, or a body cut short — are freed: far more of them
+/// than the connection limit come and go, every one is closed, and a fresh
+/// call is answered at once.
+#[test]
+fn connections_that_end_mid_stream_are_freed() {
+    const LIMIT: usize = 32;
+    let server = synkit_examples::addsvc::grpc::server(Adder)
+        .bind(
+            "127.0.0.1:0",
+            &ServerConfig {
+                max_connections: LIMIT,
+                ..ServerConfig::default()
+            },
+        )
+        .unwrap();
+    let addr = server.local_addr();
+    for n in 0..10 * LIMIT {
+        let mut out = hello();
+        for stream in [1, 3, 5] {
+            headers(&mut out, stream, "/pb.Add/Sum", false);
+            if n % 2 == 1 {
+                // Half a gRPC message: its prefix promises 100 bytes.
+                frame(&mut out, kind::DATA, 0, stream, &[0, 0, 0, 0, 100, 1, 2]);
+            }
+        }
+        // A PING last: its answer says the server has read it all.
+        frame(&mut out, PING, 0, 0, b"all read");
+        let mut s = Peer::connect(addr, &out);
+        s.frames_until(|f| f.0 == PING);
+        drop(s);
+        assert!(
+            synkit_tests::wire::eventually(Duration::from_secs(2), || server.stats().open() == 0),
+            "connection {n} is held after its client left: {} open",
+            server.stats().open()
+        );
+    }
+    let client = Client::new(addr);
+    others_are_served(&client);
+    assert_eq!(
+        server
+            .stats()
+            .refused_connections
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }

@@ -21,6 +21,7 @@ use synkit_core::time::{Clock, Instant};
 use synkit_core::{CancelToken, Context};
 
 use super::pool::{Done, Job, Mailbox, Reply, serve_guarded};
+use super::timeouts::{Clocks, Timeout};
 use super::{Failure, Handle, Incoming, Now, Session, Shared};
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -33,9 +34,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Rounds (read, dispatch, write) one connection gets per turn before the
 /// loop moves on to others.
 const ROUNDS_PER_TURN: usize = 16;
-/// The answer sent to a connection beyond `max_connections`, before closing
-/// it.
-const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\ncontent-length: 44\r\nconnection: close\r\n\r\n{\"error\":\"too many connections; retry later\"}";
 
 struct Conn<S> {
     stream: TcpStream,
@@ -57,12 +55,33 @@ struct Conn<S> {
     cancels: Vec<(u32, Arc<CancelToken>)>,
     /// A token no one else holds any more, kept for the next request.
     spare_cancel: Option<Arc<CancelToken>>,
-    /// Set once the session is done: our side is shut, and what the client
-    /// still sends is read and dropped until it closes or this instant, so
-    /// that the kernel does not reset the connection under the last
-    /// response (a client still sending a refused body would never read
-    /// its 413).
-    lingering: Option<Instant>,
+    /// The engine's timeouts for this connection.
+    clocks: Clocks,
+    /// Where the connection is on its way out.
+    life: Life,
+}
+
+/// A connection's way to its close.
+///
+/// ```text
+///          idle or read timeout          goodbye written
+///   Open ───────────────────────▶ Expiring ──────────────┐
+///    │   session done (wants_close)                       ▼
+///    └──────────────────────────────────────────────▶ Lingering ──▶ closed
+///   any state: write timeout, socket error ───────────────────────▶ closed
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Life {
+    /// Serving as its session decides.
+    Open,
+    /// An idle or read timeout ran out and the session was told: the
+    /// connection closes once its goodbye is written.
+    Expiring,
+    /// The session is done: our side is shut, and what the client still
+    /// sends is read and dropped until it closes or this instant, so that
+    /// the kernel does not reset the connection under the last response
+    /// (a client still sending a refused body would never read its 413).
+    Lingering(Instant),
 }
 
 /// How long a finished connection waits for the client to close.
@@ -208,11 +227,10 @@ where
                 break;
             }
         }
-        // Past the grace period: whatever still runs is told to stop.
-        for c in self.conns.iter().flatten() {
-            for (_, cancel) in &c.cancels {
-                cancel.cancel();
-            }
+        // Past the grace period: whatever still runs is told to stop, and
+        // every connection left is closed.
+        for i in 0..self.conns.len() {
+            self.close(i);
         }
     }
 
@@ -258,12 +276,14 @@ where
                     return;
                 }
             };
-            if self.open >= self.shared.max_connections {
+            // The limit is the whole server's, not this loop's share.
+            if self.shared.open.fetch_add(1, Ordering::AcqRel) >= self.shared.max_connections {
+                self.shared.open.fetch_sub(1, Ordering::AcqRel);
                 self.shared
                     .stats
                     .refused_connections
                     .fetch_add(1, Ordering::Relaxed);
-                let _ = stream.write_all(REFUSAL);
+                let _ = stream.write_all(S::REFUSAL);
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -278,6 +298,7 @@ where
                 .is_err()
             {
                 self.free.push(index);
+                self.shared.open.fetch_sub(1, Ordering::AcqRel);
                 continue;
             }
             self.next_generation += 1;
@@ -290,22 +311,34 @@ where
                 watching_writes: false,
                 cancels: Vec::new(),
                 spare_cancel: None,
-                lingering: None,
+                clocks: Clocks::new(now.at),
+                life: Life::Open,
             });
             self.open += 1;
             self.shared
                 .stats
                 .connections
-                .fetch_add(1, Ordering::Relaxed);
+                .fetch_add(1, Ordering::Release);
         }
     }
 
     /// Runs rounds of read, dispatch and write on connection `i` until it
-    /// waits on something outside the loop, or its rounds run out.
+    /// waits on something outside the loop, or its rounds run out; then
+    /// sets its clocks by what it is doing.
     fn drive(&mut self, i: usize, now: &Now) {
+        self.drive_rounds(i, now);
+        if let Some(c) = self.conns[i].as_mut()
+            && !matches!(c.life, Life::Lingering(_))
+        {
+            let pending = !c.session.output().is_empty();
+            c.clocks.observe(c.session.activity(), pending, now.at);
+        }
+    }
+
+    fn drive_rounds(&mut self, i: usize, now: &Now) {
         if self.conns[i]
             .as_ref()
-            .is_some_and(|c| c.lingering.is_some())
+            .is_some_and(|c| matches!(c.life, Life::Lingering(_)))
         {
             self.linger(i);
             return;
@@ -314,32 +347,7 @@ where
             let Some(c) = self.conns[i].as_mut() else {
                 return;
             };
-            let mut progressed = false;
-            if c.readable && c.session.wants_read() {
-                match c.stream.read(&mut self.scratch) {
-                    Ok(0) => {
-                        c.readable = false;
-                        Self::read_ended(c, now);
-                        progressed = true;
-                    }
-                    Ok(n) => {
-                        c.session.received(&self.scratch[..n], now);
-                        while let Some(id) = c.session.take_cancelled() {
-                            if let Some((_, cancel)) = c.cancels.iter().find(|(i, _)| *i == id) {
-                                cancel.cancel();
-                            }
-                        }
-                        progressed = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.readable = false,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
-                    Err(_) => {
-                        c.readable = false;
-                        Self::read_ended(c, now);
-                        progressed = true;
-                    }
-                }
-            }
+            let mut progressed = Self::read_once(c, &mut self.scratch, now);
             while let Some(incoming) = self.conns[i]
                 .as_mut()
                 .and_then(|c| c.session.next_request(now))
@@ -358,6 +366,7 @@ where
                     }
                     Ok(n) => {
                         c.session.wrote(n, now);
+                        c.clocks.wrote(now.at);
                         progressed = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -388,9 +397,13 @@ where
             let Some(c) = self.conns[i].as_mut() else {
                 return;
             };
-            if c.session.wants_close() {
+            // A connection told its time is up closes once its goodbye is
+            // out, whatever its session would rather do.
+            if c.session.wants_close()
+                || (c.life == Life::Expiring && c.session.output().is_empty())
+            {
                 let _ = c.stream.shutdown(std::net::Shutdown::Write);
-                c.lingering = Some(now.at + LINGER);
+                c.life = Life::Lingering(now.at + LINGER);
                 self.linger(i);
                 return;
             }
@@ -402,6 +415,39 @@ where
         if let Some(generation) = self.generation_of(i) {
             self.resume.push_back((i, generation));
         }
+    }
+
+    /// One read from connection `c`'s socket into its session, if it
+    /// may have bytes and the session wants them; true if that moved
+    /// anything.
+    fn read_once(c: &mut Conn<S>, scratch: &mut [u8], now: &Now) -> bool {
+        if !c.readable || !c.session.wants_read() {
+            return false;
+        }
+        match c.stream.read(scratch) {
+            Ok(0) => {
+                c.readable = false;
+                Self::read_ended(c, now);
+            }
+            Ok(n) => {
+                c.session.received(&scratch[..n], now);
+                while let Some(id) = c.session.take_cancelled() {
+                    if let Some((_, cancel)) = c.cancels.iter().find(|(i, _)| *i == id) {
+                        cancel.cancel();
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                c.readable = false;
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                c.readable = false;
+                Self::read_ended(c, now);
+            }
+        }
+        true
     }
 
     /// Reads and drops what a finished connection's client still sends;
@@ -440,6 +486,9 @@ where
             mut exchange,
             deadline,
         } = incoming;
+        if let Some(c) = self.conns[i].as_mut() {
+            c.clocks.requested(now.at);
+        }
         match &self.dispatch {
             Dispatch::Inline => {
                 let clock: &(dyn Clock + Sync) = &*self.shared.clock;
@@ -531,11 +580,34 @@ where
             let Some(c) = self.conns[i].as_mut() else {
                 continue;
             };
-            if let Some(until) = c.lingering {
+            if let Life::Lingering(until) = c.life {
                 if now.at >= until {
                     self.close(i);
                 }
                 continue;
+            }
+            match c.clocks.due(&self.shared.timeouts, now.at) {
+                Some(Timeout::Write) => {
+                    // The peer takes nothing: no goodbye can reach it.
+                    self.shared
+                        .stats
+                        .timed_out_writes
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.close(i);
+                    continue;
+                }
+                Some(timeout) if c.life == Life::Open => {
+                    let counter = match timeout {
+                        Timeout::Read => &self.shared.stats.timed_out_reads,
+                        _ => &self.shared.stats.timed_out_idle,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    c.life = Life::Expiring;
+                    c.session.timed_out(timeout, now);
+                    self.drive(i, now);
+                    continue;
+                }
+                _ => {}
             }
             if c.session.next_timer().is_some_and(|at| at <= now.at) {
                 c.session.on_timer(now);
@@ -552,6 +624,8 @@ where
             let _ = self.poll.registry().deregister(&mut c.stream);
             self.free.push(i);
             self.open -= 1;
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            self.shared.stats.closed.fetch_add(1, Ordering::Release);
         }
     }
 }

@@ -39,6 +39,7 @@ pub(crate) mod event_loop;
 pub(crate) mod fuzz;
 pub(crate) mod parts;
 pub(crate) mod pool;
+pub(crate) mod timeouts;
 
 use std::io;
 use std::sync::Arc;
@@ -49,6 +50,9 @@ use std::time::Duration;
 use mio::{Interest, Poll, Waker};
 use synkit_core::Context;
 use synkit_core::time::{Clock, Instant};
+
+pub(crate) use timeouts::Activity;
+pub(crate) use timeouts::Timeout;
 
 /// The time a session is told: the loop's clock (for deadlines and timers)
 /// and the wall clock's second (for protocols that print dates), both read
@@ -196,10 +200,27 @@ pub(crate) trait Session: Send + 'static {
     fn output(&self) -> &[u8];
     /// `n` bytes of [`output`](Self::output) were written.
     fn wrote(&mut self, n: usize, now: &Now);
-    /// When [`on_timer`](Self::on_timer) wants to run, if ever.
-    fn next_timer(&self) -> Option<Instant>;
+    /// What the connection is doing: which of the engine's timeouts
+    /// runs ([`timeouts`]).
+    fn activity(&self) -> Activity;
+    /// The idle or read timeout ran out: the session queues its goodbye
+    /// (or nothing) and the engine closes the connection once that is
+    /// written, whatever the session says after.
+    fn timed_out(&mut self, timeout: Timeout, now: &Now) {
+        let _ = (timeout, now);
+    }
+    /// The bytes a connection refused at the connection limit is sent
+    /// before it is closed (none: closed at once).
+    const REFUSAL: &'static [u8] = b"";
+    /// When [`on_timer`](Self::on_timer) wants to run, if ever: a timer of
+    /// the protocol's own, beside the engine's timeouts.
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
     /// Time passed; timers due at or before `now` fire.
-    fn on_timer(&mut self, now: &Now);
+    fn on_timer(&mut self, now: &Now) {
+        let _ = now;
+    }
     /// The server is shutting down: finish what has begun, start nothing
     /// new.
     fn shutdown(&mut self, now: &Now);
@@ -215,6 +236,9 @@ pub(crate) trait Session: Send + 'static {
 pub struct Stats {
     /// Connections accepted.
     pub connections: AtomicU64,
+    /// Accepted connections since closed, for whatever reason; the open
+    /// ones are [`open`](Stats::open).
+    pub closed: AtomicU64,
     /// Connections refused because `max_connections` were open.
     pub refused_connections: AtomicU64,
     /// Complete requests read and handed to the service (or answered by the
@@ -225,12 +249,27 @@ pub struct Stats {
     pub bad_requests: AtomicU64,
     /// Requests not received within `request_read_timeout` (408).
     pub timed_out_reads: AtomicU64,
+    /// Connections closed because they were idle past `idle_timeout`.
+    pub timed_out_idle: AtomicU64,
+    /// Connections closed because the peer took none of our bytes within
+    /// `write_timeout`.
+    pub timed_out_writes: AtomicU64,
     /// Requests refused with 503 because the worker queue was full.
     pub overloaded: AtomicU64,
     /// Requests whose deadline passed while they waited for a worker (504).
     pub expired_in_queue: AtomicU64,
     /// Service calls that panicked (answered 500).
     pub panics: AtomicU64,
+}
+
+impl Stats {
+    /// Connections open now: accepted and not yet closed.
+    pub fn open(&self) -> u64 {
+        let closed = self.closed.load(Ordering::Acquire);
+        self.connections
+            .load(Ordering::Acquire)
+            .saturating_sub(closed)
+    }
 }
 
 /// What a session's requests are served by: the bridge from a protocol's
@@ -244,11 +283,19 @@ pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
     fn handle(&self, cx: &Context<'_>, exchange: &mut S::Exchange);
 }
 
+/// Connections the kernel queues before we accept them.
+const LISTEN_BACKLOG: i32 = 4096;
+
 /// What the event loops and the workers share.
 pub(crate) struct Shared {
     pub(crate) stats: Arc<Stats>,
     pub(crate) clock: Arc<dyn Clock + Send + Sync>,
+    /// Open connections at most, across every loop.
     pub(crate) max_connections: usize,
+    /// Open connections now, across every loop.
+    pub(crate) open: std::sync::atomic::AtomicUsize,
+    /// The timeouts every connection gets.
+    pub(crate) timeouts: timeouts::Limits,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) grace_nanos: AtomicU64,
 }
@@ -261,8 +308,10 @@ pub(crate) struct EngineConfig {
     pub(crate) queue_capacity: usize,
     /// Event loop threads, each accepting on the shared listener (at least 1).
     pub(crate) event_loops: usize,
-    /// Open connections at most, per loop.
+    /// Open connections at most, across every loop.
     pub(crate) max_connections: usize,
+    /// The idle, read and write timeouts every connection gets.
+    pub(crate) timeouts: timeouts::Limits,
     /// The clock deadlines and timers read.
     pub(crate) clock: Arc<dyn Clock + Send + Sync>,
     /// What thread names start with.
@@ -313,10 +362,16 @@ where
     F: Fn(Instant) -> S + Clone + Send + 'static,
 {
     listener.set_nonblocking(true)?;
+    // Go's backlog (the kernel caps it at somaxconn): a burst of connects
+    // waits in the kernel's queue instead of being dropped and retried a
+    // second later.
+    socket2::SockRef::from(listener).listen(LISTEN_BACKLOG)?;
     let shared = Arc::new(Shared {
         stats,
         clock: config.clock,
         max_connections: config.max_connections,
+        open: std::sync::atomic::AtomicUsize::new(0),
+        timeouts: config.timeouts,
         shutting_down: AtomicBool::new(false),
         grace_nanos: AtomicU64::new(0),
     });

@@ -488,6 +488,11 @@ impl GrpcHandle {
         self.local_addr
     }
 
+    /// The server's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.running.shared.stats
+    }
+
     /// Sends GOAWAY, lets calls in flight finish for up to `grace`, stops.
     pub fn shutdown(self, grace: Duration) {
         self.running.shutdown(grace);

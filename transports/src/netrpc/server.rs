@@ -139,6 +139,11 @@ impl NetRpcHandle {
         self.local_addr
     }
 
+    /// The server's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.running.shared.stats
+    }
+
     /// Stops accepting and lets calls in flight finish for up to `grace`.
     pub fn shutdown(self, grace: Duration) {
         self.running.shutdown(grace);

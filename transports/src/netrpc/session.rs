@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 
 use super::MAX_CALL;
 use super::gob::{self, Node, StreamIn, StreamOut};
-use crate::engine::{Failure, Incoming, Now, Outgoing, Session};
-use synkit_core::time::{Duration, Instant};
+use crate::engine::{Activity, Failure, Incoming, Now, Outgoing, Session};
+use synkit_core::time::Duration;
 
 /// Calls of one connection with the service at once, at most: Go serves
 /// every call in a goroutine; here the rest wait in the input, so one
@@ -514,11 +514,17 @@ impl Session for Connection {
         self.output.wrote(n);
     }
 
-    fn next_timer(&self) -> Option<Instant> {
-        None
+    fn activity(&self) -> Activity {
+        // Whole calls are taken as they come, so input left while nothing
+        // is served is a call begun (or a `CONNECT` head).
+        if self.in_flight > 0 || self.broken {
+            Activity::Serving
+        } else if self.input.iter().all(u8::is_ascii_whitespace) {
+            Activity::Idle
+        } else {
+            Activity::Reading
+        }
     }
-
-    fn on_timer(&mut self, _now: &Now) {}
 
     fn shutdown(&mut self, _now: &Now) {
         self.shutting_down = true;

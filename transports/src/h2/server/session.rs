@@ -1,11 +1,9 @@
 //! The connection as the engine drives it.
 
-use synkit_core::time::Instant;
-
 use super::send::grpc_timeout;
 use super::{CONNECTION_WINDOW, Connection};
 use crate::engine::parts::CreditGuard;
-use crate::engine::{Failure, Incoming, Now, Session};
+use crate::engine::{Activity, Failure, Incoming, Now, Session, Timeout};
 use crate::h2::frame::{self, ErrorCode};
 use crate::h2::{Exchange, Response};
 
@@ -20,6 +18,18 @@ impl Session for Connection {
 
     fn read_closed(&mut self, _now: &Now) {
         self.read_closed = true;
+        // Requests still arriving can never be whole: they are dropped, so
+        // the connection closes once what is served is answered.
+        let receiving: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| matches!(s.state, super::StreamState::Receiving))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in receiving {
+            self.forget(id);
+        }
+        self.continuing = None;
     }
 
     fn take_cancelled(&mut self) -> Option<u32> {
@@ -82,11 +92,42 @@ impl Session for Connection {
         self.output.wrote(n);
     }
 
-    fn next_timer(&self) -> Option<Instant> {
-        None
+    fn activity(&self) -> Activity {
+        let receiving = self
+            .streams
+            .values()
+            .any(|s| matches!(s.state, super::StreamState::Receiving));
+        if !self.input.is_empty() || self.continuing.is_some() || receiving {
+            Activity::Reading
+        } else if self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty() {
+            Activity::Idle
+        } else {
+            Activity::Serving
+        }
     }
 
-    fn on_timer(&mut self, _now: &Now) {}
+    fn timed_out(&mut self, timeout: Timeout, _now: &Now) {
+        let why: &[u8] = match timeout {
+            Timeout::Read => b"read timeout",
+            _ => b"idle",
+        };
+        if !self.goaway_sent {
+            frame::put_goaway(&mut self.output, self.last_stream, ErrorCode::NoError, why);
+            self.goaway_sent = true;
+        }
+        self.broken = true;
+    }
+
+    /// The server's SETTINGS, as every server connection opens, then
+    /// GOAWAY: no stream was processed, so the client may retry elsewhere.
+    const REFUSAL: &'static [u8] = &[
+        0, 0, 0, 4, 0, 0, 0, 0, 0, // SETTINGS, empty
+        0, 0, 28, 7, 0, 0, 0, 0, 0, // GOAWAY, 28 bytes
+        0, 0, 0, 0, // last stream 0
+        0, 0, 0, 7, // REFUSED_STREAM
+        b't', b'o', b'o', b' ', b'm', b'a', b'n', b'y', b' ', b'c', b'o', b'n', b'n', b'e', b'c',
+        b't', b'i', b'o', b'n', b's',
+    ];
 
     fn shutdown(&mut self, _now: &Now) {
         if !self.goaway_sent {

@@ -40,8 +40,9 @@ pub struct ServerConfig {
     /// Time a response may take to be accepted by a client that stopped
     /// reading. Default 30 s. Past it the connection is closed.
     pub write_timeout: Duration,
-    /// Open connections at most (shared evenly among the event loops);
-    /// beyond it new ones get 503 and are closed. Default 10 000.
+    /// Open connections at most, across every event loop; beyond it new
+    /// ones are refused in their protocol's words (HTTP/1.1's 503, HTTP/2's
+    /// GOAWAY) and closed. Default 10 000.
     pub max_connections: usize,
     /// The deadline placed in every request's `Context`. Clients may ask for
     /// less with the `X-Request-Timeout-Ms` header (milliseconds), never for
@@ -83,7 +84,12 @@ impl ServerConfig {
             workers: self.workers,
             queue_capacity: self.queue_capacity,
             event_loops: self.event_loops(),
-            max_connections: self.max_connections.div_ceil(self.event_loops()),
+            max_connections: self.max_connections,
+            timeouts: crate::engine::timeouts::Limits {
+                idle: self.idle_timeout,
+                read: self.request_read_timeout,
+                write: self.write_timeout,
+            },
             clock: Arc::clone(&self.clock.0),
             name,
         }

@@ -2,20 +2,20 @@
 //! connection's first bytes say which. A client speaking HTTP/2 opens with
 //! its 24-byte preface; any other first bytes are HTTP/1.1. Until the
 //! preface is whole (or a byte leaves it) the connection is undecided: its
-//! bytes are kept, nothing is written, and HTTP/1.1's timers (the idle and
-//! request-read timeouts) stand, so a client that stalls inside the
-//! preface is closed as a slow HTTP/1.1 request would be.
+//! bytes are kept, nothing is written, and the engine's timeouts stand: a
+//! silent client is idle, and one that stalls inside the preface is
+//! closed at the read timeout as a slow HTTP/1.1 request would be.
 
 use std::fmt;
 use std::sync::Arc;
 
 use synkit_core::Context;
-use synkit_core::time::{Duration, Instant};
+use synkit_core::time::Instant;
 
 use super::h1;
 use super::{HttpHandler, Service};
 use crate::engine::parts::CreditGuard;
-use crate::engine::{Failure, Handle, Incoming, Now, Session};
+use crate::engine::{Activity, Failure, Handle, Incoming, Now, Session, Timeout};
 use crate::h2;
 use crate::h2::frame::PREFACE;
 
@@ -55,26 +55,16 @@ enum Protocol {
 /// One connection of a port serving both.
 pub(crate) struct Mixed {
     protocol: Protocol,
-    /// When the first byte came, while undecided.
-    first_byte: Option<Instant>,
-    /// How long a request may take to arrive: the preface too.
-    read_timeout: Duration,
 }
 
 impl Mixed {
-    pub(crate) fn new(
-        http: h1::Connection,
-        grpc: h2::server::Connection,
-        read_timeout: Duration,
-    ) -> Mixed {
+    pub(crate) fn new(http: h1::Connection, grpc: h2::server::Connection) -> Mixed {
         Mixed {
             protocol: Protocol::Undecided {
                 http,
                 grpc,
                 seen: Vec::new(),
             },
-            first_byte: None,
-            read_timeout,
         }
     }
 
@@ -121,7 +111,6 @@ impl Session for Mixed {
         match &mut self.protocol {
             Protocol::Undecided { seen, .. } => {
                 seen.extend_from_slice(bytes);
-                self.first_byte.get_or_insert(now.at);
                 self.decide(false, now);
             }
             Protocol::Http(c) => c.received(bytes, now),
@@ -209,32 +198,36 @@ impl Session for Mixed {
         }
     }
 
+    fn activity(&self) -> Activity {
+        match &self.protocol {
+            // Silent: idle. Inside the preface: a request begun.
+            Protocol::Undecided { seen, .. } if seen.is_empty() => Activity::Idle,
+            Protocol::Undecided { .. } => Activity::Reading,
+            Protocol::Http(c) => c.activity(),
+            Protocol::Grpc(c) => c.activity(),
+            Protocol::Closed => Activity::Serving,
+        }
+    }
+
+    fn timed_out(&mut self, timeout: Timeout, now: &Now) {
+        match &mut self.protocol {
+            Protocol::Http(c) => c.timed_out(timeout, now),
+            Protocol::Grpc(c) => c.timed_out(timeout, now),
+            // Silent, or stalled inside the preface: neither protocol can
+            // answer.
+            Protocol::Undecided { .. } | Protocol::Closed => self.protocol = Protocol::Closed,
+        }
+    }
+
     fn next_timer(&self) -> Option<Instant> {
         match &self.protocol {
-            // Silent: HTTP/1.1's idle timeout. Inside the preface: the
-            // request-read timeout, from its first byte.
-            Protocol::Undecided { http, .. } => match self.first_byte {
-                None => http.next_timer(),
-                Some(at) => Some(at + self.read_timeout),
-            },
             Protocol::Http(c) => c.next_timer(),
             Protocol::Grpc(c) => c.next_timer(),
-            Protocol::Closed => None,
+            Protocol::Undecided { .. } | Protocol::Closed => None,
         }
     }
 
     fn on_timer(&mut self, now: &Now) {
-        if matches!(self.protocol, Protocol::Undecided { .. })
-            && self.next_timer().is_some_and(|at| at <= now.at)
-        {
-            if self.first_byte.is_some() {
-                // Stalled inside the preface: neither protocol can answer.
-                log::debug!("a connection stalled inside the HTTP/2 preface: closing it");
-                self.protocol = Protocol::Closed;
-                return;
-            }
-            self.decide(true, now);
-        }
         match &mut self.protocol {
             Protocol::Http(c) => c.on_timer(now),
             Protocol::Grpc(c) => c.on_timer(now),
@@ -324,11 +317,10 @@ pub(crate) fn start<S: Service, G: Handle<h2::server::Connection>>(
             http: HttpHandler(service),
             grpc,
         },
-        move |now| {
+        move |_| {
             Mixed::new(
-                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats), now),
+                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats)),
                 grpc_session(),
-                session_config.request_read_timeout,
             )
         },
     )

@@ -131,9 +131,7 @@ impl Server {
             engine_config,
             stats,
             HttpHandler(service),
-            move |now| {
-                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats), now)
-            },
+            move |_| h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats)),
         )?;
         Ok(ServerHandle {
             local_addr,

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use synkit_core::time::Instant;
-
 use super::{Connection, Phase, chunked};
 use crate::engine::{Stats, fuzz};
 use crate::http::server::ServerConfig;
@@ -21,7 +19,7 @@ pub(crate) fn fuzz_stream(bytes: &[u8]) {
     };
     let (max_head, max_body) = (config.max_head_bytes, config.max_body_bytes);
     let stats = Arc::new(Stats::default());
-    let mut c = Connection::new(Arc::new(config), stats, Instant::ZERO);
+    let mut c = Connection::new(Arc::new(config), stats);
     let check = |c: &Connection| {
         let bound = max_head.max(chunked::MAX_FRAMING_LINE) + 256;
         assert!(c.input.len() <= bound, "input past its bound");

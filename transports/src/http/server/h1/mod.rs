@@ -63,14 +63,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ::http::{Method, StatusCode, Version};
-use synkit_core::time::Instant;
 
 use self::chunked::ChunkedDecoder;
 use self::parse::{Framing, Head, ParseError, find_head_end, parse_head_into};
 use self::write::{AfterReply, DateCache, ReplyShape, write_response};
 use super::reply::{write_error, write_failure};
 use super::{REQUEST_TIMEOUT_HEADER, ServerConfig};
-use crate::engine::{Incoming, Now, Session, Stats};
+use crate::engine::{Activity, Incoming, Now, Session, Stats, Timeout};
 
 /// Past this many unwritten bytes the connection stops reading and parsing
 /// until the client catches up: a client that pipelines without reading
@@ -89,10 +88,10 @@ const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Phase {
-    /// Between requests, since this instant.
-    Idle { since: Instant },
+    /// Between requests.
+    Idle,
     /// Part of a head has arrived.
-    Head { started: Instant },
+    Head,
     /// The head is in; the body is arriving.
     Body(Receiving),
     /// A complete request, waiting to be taken by the event loop.
@@ -101,14 +100,11 @@ enum Phase {
     Dispatched { id: u32, shape: ReplyShape },
     /// No more requests: close once the output is written.
     Closing,
-    /// Close now, dropping any output (the client stopped reading).
-    Closed,
 }
 
 /// A request whose body is arriving (into the exchange's request).
 #[derive(Debug)]
 struct Receiving {
-    started: Instant,
     head: Head,
     exchange: Exchange,
     rest: BodyRest,
@@ -133,8 +129,6 @@ pub(crate) struct Connection {
     scanned: usize,
     output: Vec<u8>,
     written: usize,
-    /// When output last made progress (or was queued onto an empty buffer).
-    write_progress: Instant,
     date: DateCache,
     read_closed: bool,
     shutting_down: bool,
@@ -144,17 +138,16 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// A new connection, accepted at `now`.
-    pub(crate) fn new(config: Arc<ServerConfig>, stats: Arc<Stats>, now: Instant) -> Connection {
+    /// A new connection.
+    pub(crate) fn new(config: Arc<ServerConfig>, stats: Arc<Stats>) -> Connection {
         Connection {
             config,
             stats,
-            phase: Phase::Idle { since: now },
+            phase: Phase::Idle,
             input: Vec::new(),
             scanned: 0,
             output: Vec::new(),
             written: 0,
-            write_progress: now,
             date: DateCache::new(),
             read_closed: false,
             shutting_down: false,
@@ -185,9 +178,9 @@ impl Connection {
                 return;
             }
             match &mut self.phase {
-                Phase::Idle { .. } => {
+                Phase::Idle => {
                     if !self.input.is_empty() {
-                        self.phase = Phase::Head { started: now.at };
+                        self.phase = Phase::Head;
                     } else if self.read_closed || self.shutting_down {
                         self.phase = Phase::Closing;
                         return;
@@ -195,9 +188,8 @@ impl Connection {
                         return;
                     }
                 }
-                Phase::Head { started } => {
-                    let started = *started;
-                    if !self.read_head(started, now) {
+                Phase::Head => {
+                    if !self.read_head(now) {
                         return;
                     }
                 }
@@ -206,7 +198,7 @@ impl Connection {
                         return;
                     }
                 }
-                Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => {
+                Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing => {
                     return;
                 }
             }
@@ -214,7 +206,7 @@ impl Connection {
     }
 
     /// Tries to complete the head; true if the phase moved on.
-    fn read_head(&mut self, started: Instant, now: &Now) -> bool {
+    fn read_head(&mut self, now: &Now) -> bool {
         // Parse only once the blank line is in: a client sending a byte at
         // a time costs a scan of each new byte, not a parse per byte. The
         // first bytes of a head are parsed at once all the same, so that
@@ -251,7 +243,6 @@ impl Connection {
                 };
                 exchange.request.body_mut().reserve(reserve);
                 self.phase = Phase::Body(Receiving {
-                    started,
                     head,
                     exchange,
                     rest,
@@ -311,7 +302,7 @@ impl Connection {
         }
         if r.head.expect_continue && !r.continue_sent && self.input.is_empty() {
             r.continue_sent = true;
-            self.queue_output(CONTINUE, now);
+            self.queue_output(CONTINUE);
         }
         false
     }
@@ -400,7 +391,6 @@ impl Connection {
         if self.unwritten() == 0 {
             self.output.clear();
             self.written = 0;
-            self.write_progress = now.at;
         }
         write_response(
             &mut self.output,
@@ -411,28 +401,16 @@ impl Connection {
         self.recycle(exchange);
         self.phase = match shape.then {
             AfterReply::Close => Phase::Closing,
-            AfterReply::KeepAlive | AfterReply::KeepAlive10 => Phase::Idle { since: now.at },
+            AfterReply::KeepAlive | AfterReply::KeepAlive10 => Phase::Idle,
         };
     }
 
-    fn queue_output(&mut self, bytes: &[u8], now: &Now) {
+    fn queue_output(&mut self, bytes: &[u8]) {
         if self.unwritten() == 0 {
             self.output.clear();
             self.written = 0;
-            self.write_progress = now.at;
         }
         self.output.extend_from_slice(bytes);
-    }
-
-    /// When the read timer (a request arriving too slowly) or the idle timer
-    /// fires, if one runs.
-    fn phase_timer(&self) -> Option<Instant> {
-        match &self.phase {
-            Phase::Idle { since } => Some(*since + self.config.idle_timeout),
-            Phase::Head { started } => Some(*started + self.config.request_read_timeout),
-            Phase::Body(r) => Some(r.started + self.config.request_read_timeout),
-            Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => None,
-        }
     }
 }
 
@@ -441,7 +419,7 @@ impl Session for Connection {
     type Part = Exchange;
 
     fn received(&mut self, bytes: &[u8], now: &Now) {
-        if matches!(self.phase, Phase::Closing | Phase::Closed) {
+        if matches!(self.phase, Phase::Closing) {
             return;
         }
         self.input.extend_from_slice(bytes);
@@ -462,7 +440,7 @@ impl Session for Connection {
             _ => self.input.len() > self.config.max_head_bytes,
         };
         !self.read_closed
-            && !matches!(self.phase, Phase::Closing | Phase::Closed)
+            && !matches!(self.phase, Phase::Closing)
             && !input_full
             && self.unwritten() <= OUTPUT_HIGH_WATER
     }
@@ -499,7 +477,6 @@ impl Session for Connection {
 
     fn wrote(&mut self, n: usize, now: &Now) {
         self.written = (self.written + n).min(self.output.len());
-        self.write_progress = now.at;
         if self.written == self.output.len() {
             self.output.clear();
             self.written = 0;
@@ -507,37 +484,26 @@ impl Session for Connection {
         self.advance(now);
     }
 
-    fn next_timer(&self) -> Option<Instant> {
-        let write = (self.unwritten() > 0).then(|| self.write_progress + self.config.write_timeout);
-        match (write, self.phase_timer()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    fn activity(&self) -> Activity {
+        match self.phase {
+            Phase::Idle => Activity::Idle,
+            Phase::Head | Phase::Body(_) => Activity::Reading,
+            Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing => Activity::Serving,
         }
     }
 
-    fn on_timer(&mut self, now: &Now) {
-        if self.unwritten() > 0 && now.at >= self.write_progress + self.config.write_timeout {
-            // The client stopped reading: nothing more can reach it.
-            self.phase = Phase::Closed;
-            return;
-        }
-        match self.phase_timer() {
-            Some(at) if now.at >= at => {}
-            _ => return,
-        }
-        match self.phase {
-            Phase::Idle { .. } => self.phase = Phase::Closing,
-            Phase::Head { .. } | Phase::Body(_) => {
-                self.stats.timed_out_reads.fetch_add(1, Ordering::Relaxed);
-                self.answer_and_close(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request timeout: the request was not received in time",
-                    now,
-                );
-            }
-            Phase::Ready(..) | Phase::Dispatched { .. } | Phase::Closing | Phase::Closed => {}
+    fn timed_out(&mut self, timeout: Timeout, now: &Now) {
+        match (timeout, &self.phase) {
+            (Timeout::Read, Phase::Head | Phase::Body(_)) => self.answer_and_close(
+                StatusCode::REQUEST_TIMEOUT,
+                "request timeout: the request was not received in time",
+                now,
+            ),
+            _ => self.phase = Phase::Closing,
         }
     }
+
+    const REFUSAL: &'static [u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\ncontent-length: 44\r\nconnection: close\r\n\r\n{\"error\":\"too many connections; retry later\"}";
 
     fn shutdown(&mut self, now: &Now) {
         self.shutting_down = true;
@@ -546,7 +512,6 @@ impl Session for Connection {
 
     fn wants_close(&self) -> bool {
         match self.phase {
-            Phase::Closed => true,
             Phase::Closing => self.unwritten() == 0,
             _ => false,
         }

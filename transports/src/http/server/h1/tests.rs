@@ -9,7 +9,7 @@ use ::http::StatusCode;
 use synkit_core::time::Instant;
 
 use super::{Connection, Exchange, OUTPUT_HIGH_WATER, Phase};
-use crate::engine::{Failure, Incoming, Now, Session, Stats};
+use crate::engine::{Activity, Failure, Incoming, Now, Session, Stats, Timeout};
 use crate::http::server::ServerConfig;
 
 fn at(ms: u64) -> Now {
@@ -21,10 +21,7 @@ fn at(ms: u64) -> Now {
 
 fn conn_with(config: ServerConfig) -> (Connection, Arc<Stats>) {
     let stats = Arc::new(Stats::default());
-    (
-        Connection::new(Arc::new(config), Arc::clone(&stats), at(0).at),
-        stats,
-    )
+    (Connection::new(Arc::new(config), Arc::clone(&stats)), stats)
 }
 
 fn conn() -> Connection {
@@ -326,36 +323,37 @@ fn the_request_timeout_header_only_tightens() {
 }
 
 #[test]
-fn a_slow_request_gets_408_and_an_idle_connection_closes() {
-    let (mut c, stats) = conn_with(ServerConfig::default());
-    assert_eq!(c.next_timer(), Some(at(60_000).at), "idle timer");
+fn a_request_begun_is_reading_and_its_read_timeout_is_answered_408() {
+    let mut c = conn();
+    assert_eq!(c.activity(), Activity::Idle);
     c.received(b"GET / HT", &at(1000));
-    assert_eq!(c.next_timer(), Some(at(11_000).at), "read timer");
-    c.on_timer(&at(10_999));
-    assert!(c.output().is_empty());
-    c.on_timer(&at(11_000));
+    assert_eq!(c.activity(), Activity::Reading, "the head");
+    c.timed_out(Timeout::Read, &at(11_000));
     assert_eq!(status_of(&drain(&mut c, &at(11_000))), 408);
     assert!(c.wants_close());
-    assert_eq!(stats.timed_out_reads.load(Ordering::Relaxed), 1);
+
+    let mut body = conn();
+    body.received(
+        b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nab",
+        &at(0),
+    );
+    assert_eq!(body.activity(), Activity::Reading, "the body");
 
     let mut idle = conn();
-    idle.on_timer(&at(59_999));
-    assert!(!idle.wants_close());
-    idle.on_timer(&at(60_000));
+    idle.timed_out(Timeout::Idle, &at(60_000));
     assert!(idle.wants_close());
     assert!(idle.output().is_empty(), "an idle close says nothing");
 }
 
 #[test]
-fn a_client_that_stops_reading_is_dropped_after_the_write_timeout() {
+fn a_request_with_the_service_is_serving_and_idle_once_answered() {
     let mut c = conn();
     c.received(GET, &at(0));
+    assert_eq!(c.activity(), Activity::Serving, "ready for the loop");
     let req = c.next_request(&at(0)).unwrap();
-    answer(&mut c, req, "never read");
-    assert_eq!(c.next_timer(), Some(at(1 + 30_000).at));
-    c.on_timer(&at(30_001));
-    assert!(c.wants_close());
-    assert!(matches!(c.phase, Phase::Closed));
+    assert_eq!(c.activity(), Activity::Serving, "with the service");
+    answer(&mut c, req, "done");
+    assert_eq!(c.activity(), Activity::Idle);
 }
 
 #[test]

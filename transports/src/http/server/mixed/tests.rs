@@ -13,11 +13,9 @@ fn at(ms: u64) -> Now {
 
 fn mixed() -> Mixed {
     let config = Arc::new(ServerConfig::default());
-    let read_timeout = config.request_read_timeout;
     Mixed::new(
-        h1::Connection::new(config, Arc::new(Stats::default()), at(0).at),
-        h2::server::Connection::new(Duration::from_secs(5), 1 << 20),
-        read_timeout,
+        h1::Connection::new(config, Arc::new(Stats::default())),
+        h2::server::Connection::new(synkit_core::time::Duration::from_secs(5), 1 << 20),
     )
 }
 
@@ -69,30 +67,20 @@ fn anything_else_is_http1_at_its_first_odd_byte() {
 }
 
 #[test]
-fn a_client_stalled_inside_the_preface_is_closed_at_the_read_timeout() {
+fn a_client_stalled_inside_the_preface_is_reading_and_closed_silently_at_its_timeout() {
     let mut m = mixed();
     m.received(&PREFACE[..10], &at(5));
-    let due = m.next_timer().expect("a timer");
-    assert_eq!(due, at(5).at + ServerConfig::default().request_read_timeout);
-    m.on_timer(&at(6));
-    assert!(!m.wants_close(), "not yet");
-    let late = Now {
-        at: due,
-        unix_secs: 1,
-    };
-    m.on_timer(&late);
+    assert_eq!(m.activity(), Activity::Reading);
+    m.timed_out(Timeout::Read, &at(10_005));
     assert!(m.wants_close());
     assert!(!m.wants_read());
-    assert!(m.output().is_empty());
+    assert!(m.output().is_empty(), "neither protocol can answer");
 }
 
 #[test]
-fn a_silent_connection_keeps_http1s_idle_timeout_and_read_close_decides() {
+fn a_silent_connection_is_idle_and_read_close_decides() {
     let mut m = mixed();
-    assert_eq!(
-        m.next_timer(),
-        Some(at(0).at + ServerConfig::default().idle_timeout)
-    );
+    assert_eq!(m.activity(), Activity::Idle);
     // The client half-closes inside the preface: HTTP/1.1 takes the bytes
     // and ends the connection as it would a cut request.
     m.received(&PREFACE[..3], &at(1));
