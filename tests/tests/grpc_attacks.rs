@@ -10,7 +10,9 @@ use std::time::Duration;
 use synkit_core::Context;
 use synkit_examples::addsvc::Adder;
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
-use synkit_tests::h2::{END_HEADERS, END_STREAM, Peer, frame, grpc_request, hello, kind, sum_call};
+use synkit_tests::h2::{
+    END_HEADERS, END_STREAM, Peer, block, frame, grpc_request, hello, kind, sum_call,
+};
 use synkit_transports::grpc::{Client, GrpcHandle};
 use synkit_transports::http::server::ServerConfig;
 
@@ -117,16 +119,6 @@ fn connection_errors_get_goaway_with_their_code() {
             PROTOCOL_ERROR,
         ),
         (
-            "a stream id reused",
-            {
-                let mut b = Vec::new();
-                sum_call(&mut b, 1);
-                headers(&mut b, 1, "/pb.Add/Sum", false);
-                b
-            },
-            PROTOCOL_ERROR,
-        ),
-        (
             "WINDOW_UPDATE past 2^31-1",
             {
                 let mut b = Vec::new();
@@ -162,21 +154,54 @@ fn connection_errors_get_goaway_with_their_code() {
         assert!(s.closed(), "{what}: closed after GOAWAY");
         others_are_served(&client);
     }
+    // HEADERS on a stream already answered, so closed (§5.1): a stream
+    // still being answered would get only a stream error (STREAM_CLOSED).
+    let mut s = Peer::connect(addr, &hello());
+    let mut b = Vec::new();
+    sum_call(&mut b, 1);
+    s.write(&b);
+    assert_eq!(stream_end(&mut s, 1), (Some("0".to_owned()), None));
+    let mut b = Vec::new();
+    headers(&mut b, 1, "/pb.Add/Sum", false);
+    s.write(&b);
+    assert_eq!(
+        goaway_code(&mut s),
+        Some(PROTOCOL_ERROR),
+        "a stream id reused"
+    );
+    assert!(s.closed());
     server.shutdown(Duration::from_secs(1));
 }
 
-#[test]
-fn stream_errors_end_that_stream_and_the_connection_serves_on() {
-    let server = server();
-    let client = Client::new(server.local_addr());
-    let mut s = Peer::connect(server.local_addr(), &hello());
-    let mut next = 1;
-    let mut attack = |s: &mut Peer,
-                      what: &str,
-                      write: &dyn Fn(&mut Vec<u8>, u32),
-                      want: (Option<&str>, Option<u32>)| {
-        let id = next;
-        next += 2;
+/// One connection attacked stream by stream, with a good call after each
+/// attack to show the connection still serves.
+struct Attacked {
+    s: Peer,
+    next: u32,
+    client: Client,
+}
+
+impl Attacked {
+    fn new(server: &GrpcHandle) -> Attacked {
+        Attacked {
+            s: Peer::connect(server.local_addr(), &hello()),
+            next: 1,
+            client: Client::new(server.local_addr()),
+        }
+    }
+
+    /// Writes `write`'s frames for a fresh stream, checks the stream ends
+    /// with `want` (`grpc-status`, `RST_STREAM` code), then that a good
+    /// call on the same connection and one on another are answered.
+    fn attack(
+        &mut self,
+        what: &str,
+        write: &dyn Fn(&mut Vec<u8>, u32),
+        want: (Option<&str>, Option<u32>),
+    ) {
+        let s = &mut self.s;
+        let id = self.next;
+        self.next += 2;
         let mut b = Vec::new();
         write(&mut b, id);
         s.write(&b);
@@ -191,8 +216,8 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         }
         assert_eq!((status.as_deref(), reset), want, "{what}");
         // The same connection answers a good call.
-        let id = next;
-        next += 2;
+        let id = self.next;
+        self.next += 2;
         let mut b = Vec::new();
         sum_call(&mut b, id);
         s.write(&b);
@@ -201,12 +226,17 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
             (Some("0".to_owned()), None),
             "after {what}"
         );
-        others_are_served(&client);
-    };
+        others_are_served(&self.client);
+    }
+}
+
+#[test]
+fn stream_errors_end_that_stream_and_the_connection_serves_on() {
+    let server = server();
+    let mut s = Attacked::new(&server);
     // A message over 4 MiB: RESOURCE_EXHAUSTED, and the client told to
     // stop sending (RST_STREAM NO_ERROR).
-    attack(
-        &mut s,
+    s.attack(
         "an oversized message",
         &|b, id| {
             headers(b, id, "/pb.Add/Concat", false);
@@ -220,8 +250,7 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         (Some("8"), Some(0)),
     );
     // A message whose prefix promises 16 bytes, 2 given.
-    attack(
-        &mut s,
+    s.attack(
         "a message cut short",
         &|b, id| {
             headers(b, id, "/pb.Add/Sum", false);
@@ -229,8 +258,7 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         },
         (Some("13"), None),
     );
-    attack(
-        &mut s,
+    s.attack(
         "an unknown method",
         &|b, id| {
             headers(b, id, "/pb.Add/Nope", false);
@@ -238,8 +266,7 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         },
         (Some("12"), None),
     );
-    attack(
-        &mut s,
+    s.attack(
         "a zero WINDOW_UPDATE on a stream",
         &|b, id| {
             headers(b, id, "/pb.Add/Sum", false);
@@ -247,6 +274,101 @@ fn stream_errors_end_that_stream_and_the_connection_serves_on() {
         },
         (None, Some(PROTOCOL_ERROR)),
     );
+    server.shutdown(Duration::from_secs(1));
+}
+
+#[test]
+fn malformed_requests_are_reset_and_the_connection_serves_on() {
+    let server = server();
+    let mut s = Attacked::new(&server);
+    // Requests a proxy in front could read another way (RFC 9113 §8.1.1):
+    // each malformed, reset, never served.
+    let call = |extra: (&'static str, &'static str), at: usize| {
+        let mut fields = vec![
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/pb.Add/Sum"),
+            ("content-type", "application/grpc"),
+        ];
+        fields.insert(at, extra);
+        block(&fields)
+    };
+    for (what, fields) in [
+        ("a duplicated :path", call((":path", "/pb.Add/Concat"), 3)),
+        ("a duplicated :method", call((":method", "GET"), 1)),
+        (
+            "a pseudo-header after a regular one",
+            call((":authority", "x"), 4),
+        ),
+        (
+            "a connection-specific field",
+            call(("connection", "close"), 4),
+        ),
+        ("te other than trailers", call(("te", "gzip"), 4)),
+        (
+            "a content-length the DATA disagrees with",
+            call(("content-length", "3"), 4),
+        ),
+    ] {
+        s.attack(
+            what,
+            &|b, id| {
+                frame(b, kind::HEADERS, END_HEADERS, id, &fields);
+                frame(
+                    b,
+                    kind::DATA,
+                    END_STREAM,
+                    id,
+                    &[0, 0, 0, 0, 4, 0x08, 1, 0x10, 2],
+                );
+            },
+            (None, Some(PROTOCOL_ERROR)),
+        );
+    }
+    server.shutdown(Duration::from_secs(1));
+}
+
+/// A request that is not a gRPC call — h2spec's, a browser's — is
+/// answered in plain HTTP as grpc-go's `ServeHTTP` answers it: 405 for a
+/// method other than POST, 415 for another content type, each with a line
+/// of text in DATA.
+#[test]
+fn requests_that_are_not_grpc_get_plain_http_answers() {
+    let server = server();
+    let mut s = Peer::connect(server.local_addr(), &hello());
+    for (id, method, content_type, status) in [
+        (1, "GET", "application/grpc", "405"),
+        (3, "POST", "text/plain", "415"),
+        (5, "POST", "application/grpcx", "415"),
+    ] {
+        let fields = block(&[
+            (":method", method),
+            (":scheme", "http"),
+            (":path", "/pb.Add/Sum"),
+            ("content-type", content_type),
+        ]);
+        let mut b = Vec::new();
+        frame(&mut b, kind::HEADERS, END_HEADERS | END_STREAM, id, &fields);
+        s.write(&b);
+        let frames = s.frames_until(|f| f.2 == id && f.1 & END_STREAM != 0);
+        let head = frames
+            .iter()
+            .find(|f| f.0 == kind::HEADERS && f.2 == id)
+            .expect("headers");
+        // `:status` is indexed for 200 only: a literal with name index 8.
+        assert!(
+            head.3.windows(3).any(|w| w == status.as_bytes()),
+            "{method} {content_type}: {status}"
+        );
+        let body: Vec<u8> = frames
+            .iter()
+            .filter(|f| f.0 == kind::DATA && f.2 == id)
+            .flat_map(|f| f.3.clone())
+            .collect();
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.starts_with("invalid gRPC request"), "{body}");
+        assert!(body.ends_with('\n'));
+    }
     server.shutdown(Duration::from_secs(1));
 }
 

@@ -16,7 +16,7 @@ use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
 use crate::engine::{self, Handle, Running, Stats};
 use crate::h2::server::Connection;
-use crate::h2::{Exchange, Fields, Response};
+use crate::h2::{Exchange, Field, Fields, Response};
 use crate::http::server::ServerConfig;
 
 type Unary = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
@@ -294,11 +294,6 @@ impl Server {
 
     /// Serves one call: hooks, then the method, then hooks.
     fn serve_call(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
-        let grpc = exchange.request.method == "POST"
-            && exchange
-                .request
-                .header("content-type")
-                .is_some_and(|t| t.starts_with("application/grpc"));
         // The request's fields become its metadata, moved, not copied.
         let mut md = Metadata::from_pairs(std::mem::take(&mut exchange.request.headers));
         for before in &self.before {
@@ -306,12 +301,12 @@ impl Server {
         }
         let cx = cx.with_value(&md);
         let Some(tracer) = self.tracer.clone() else {
-            return self.serve_inner(&cx, exchange, grpc);
+            return self.serve_inner(&cx, exchange);
         };
         let mut answer = None;
         let path = exchange.request.path.clone();
         tracer.around(&cx, &path, &md, &mut |traced| {
-            let served = self.serve_inner(traced, exchange, grpc);
+            let served = self.serve_inner(traced, exchange);
             let failed = served.outcome.as_ref().err().cloned();
             answer = Some(served);
             failed
@@ -327,21 +322,9 @@ impl Server {
 
     /// [`serve_call`](Self::serve_call) past the metadata: the call, its
     /// hooks and finalizers.
-    fn serve_inner(&self, cx: &Context<'_>, exchange: &mut Exchange, grpc: bool) -> Answer {
+    fn serve_inner(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
         let mut outbox = Outbox::new(cx);
-        let outcome = if grpc {
-            self.serve(cx, exchange, &mut outbox)
-        } else if exchange.request.method == "POST" {
-            Err(Status::new(
-                Code::Internal,
-                "the content type is not application/grpc",
-            ))
-        } else {
-            Err(Status::new(
-                Code::Unimplemented,
-                format!("{} is not POST", exchange.request.method),
-            ))
-        };
+        let outcome = self.serve(cx, exchange, &mut outbox);
         let (mut header, mut trailer) = (outbox.take_header(), Metadata::new());
         match &outcome {
             Ok(_) => {
@@ -463,6 +446,41 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
     };
 }
 
+/// The plain HTTP answer to a request that is not a gRPC call, as
+/// grpc-go's `ServeHTTP` gives it: `405` for a method other than POST,
+/// `415` for a content type other than `application/grpc[+codec]`, each
+/// with a line of text, before any hook or method sees it.
+fn not_grpc(request: &crate::h2::Request) -> Option<Response> {
+    let refuse = |status, why: String| Response {
+        status,
+        headers: Fields::Borrowed(&[
+            (
+                Field::Borrowed("content-type"),
+                Field::Borrowed("text/plain; charset=utf-8"),
+            ),
+            (
+                Field::Borrowed("x-content-type-options"),
+                Field::Borrowed("nosniff"),
+            ),
+        ]),
+        body: format!("{why}\n").into_bytes(),
+        trailers: Fields::Borrowed(&[]),
+    };
+    if request.method != "POST" {
+        let why = format!("invalid gRPC request method {:?}", &*request.method);
+        return Some(refuse(405, why));
+    }
+    let content_type = request.header("content-type").unwrap_or("");
+    let grpc = content_type
+        .strip_prefix("application/grpc")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']));
+    if grpc {
+        return None;
+    }
+    let why = format!("invalid gRPC request content-type {content_type:?}");
+    Some(refuse(415, why))
+}
+
 struct Methods(Arc<Server>);
 
 impl Handle<Connection> for Methods {
@@ -471,6 +489,10 @@ impl Handle<Connection> for Methods {
     }
 
     fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
+        if let Some(refusal) = not_grpc(&exchange.request) {
+            exchange.response = refusal;
+            return;
+        }
         let served = self.0.serve_call(cx, exchange);
         answer(exchange, served);
     }

@@ -114,6 +114,227 @@ pub(crate) fn next(input: &[u8], max_len: usize) -> Result<Option<(Head, &[u8])>
     Ok(input.get(9..9 + len).map(|payload| (head, payload)))
 }
 
+/// A breach of the protocol, sorted as RFC 9113 §5.4 sorts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Error {
+    /// The connection ends: GOAWAY with the code, and why.
+    Connection(ErrorCode, &'static str),
+    /// Only the stream ends: `RST_STREAM` with the code.
+    Stream(u32, ErrorCode),
+}
+
+/// A stream's priority (RFC 9113 §5.3, deprecated but still sent): read
+/// so that a stream depending on itself is caught, otherwise unused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Priority {
+    pub(crate) dependency: u32,
+}
+
+/// A SETTINGS frame's parameters, checked to be whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Params<'a>(&'a [u8]);
+
+impl<'a> Params<'a> {
+    /// Each parameter as `(id, value)`, in order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = (u16, u32)> + 'a {
+        self.0.chunks_exact(6).map(|c| {
+            (
+                u16::from_be_bytes([c[0], c[1]]),
+                u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+            )
+        })
+    }
+}
+
+/// One frame, decoded once: every length and stream-id rule of RFC 9113
+/// §6 checked, padding removed, payloads borrowed from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Frame<'a> {
+    Data {
+        stream: u32,
+        end_stream: bool,
+        data: &'a [u8],
+        /// What the frame costs in flow control: its whole payload,
+        /// padding included.
+        flow_len: u32,
+    },
+    Headers {
+        stream: u32,
+        end_stream: bool,
+        end_headers: bool,
+        priority: Option<Priority>,
+        fragment: &'a [u8],
+    },
+    Priority {
+        stream: u32,
+        priority: Priority,
+    },
+    RstStream {
+        stream: u32,
+        code: ErrorCode,
+    },
+    Settings {
+        ack: bool,
+        params: Params<'a>,
+    },
+    PushPromise {
+        stream: u32,
+    },
+    Ping {
+        ack: bool,
+        data: [u8; 8],
+    },
+    GoAway {
+        last_stream: u32,
+        code: ErrorCode,
+        debug: &'a [u8],
+    },
+    WindowUpdate {
+        stream: u32,
+        increment: u32,
+    },
+    Continuation {
+        stream: u32,
+        end_headers: bool,
+        fragment: &'a [u8],
+    },
+    /// A type this version does not know: ignored (§5.5).
+    Unknown,
+}
+
+impl<'a> Frame<'a> {
+    /// Decodes the frame `head` announced from its `payload`.
+    pub(crate) fn decode(head: Head, payload: &'a [u8]) -> Result<Frame<'a>, Error> {
+        use ErrorCode::{FrameSizeError, ProtocolError};
+        let stream = head.stream;
+        let on_stream = |frame: Frame<'a>| {
+            if stream == 0 {
+                Err(Error::Connection(
+                    ProtocolError,
+                    "a stream frame on stream 0",
+                ))
+            } else {
+                Ok(frame)
+            }
+        };
+        let on_connection = |frame: Frame<'a>| {
+            if stream == 0 {
+                Ok(frame)
+            } else {
+                Err(Error::Connection(
+                    ProtocolError,
+                    "a connection frame on a stream",
+                ))
+            }
+        };
+        let padding = |_| Error::Connection(ProtocolError, "padding past the frame");
+        match head.kind {
+            kind::DATA => on_stream(Frame::Data {
+                stream,
+                end_stream: head.flags & flag::END_STREAM != 0,
+                data: unpad(head.flags, payload).map_err(padding)?,
+                flow_len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+            }),
+            kind::HEADERS => {
+                let (fragment, dependency) = headers_block(head.flags, payload).map_err(padding)?;
+                on_stream(Frame::Headers {
+                    stream,
+                    end_stream: head.flags & flag::END_STREAM != 0,
+                    end_headers: head.flags & flag::END_HEADERS != 0,
+                    priority: dependency.map(|dependency| Priority { dependency }),
+                    fragment,
+                })
+            }
+            kind::PRIORITY => priority(stream, payload),
+            kind::RST_STREAM => {
+                let code = u32_payload(payload)
+                    .map_err(|_| Error::Connection(FrameSizeError, "RST_STREAM not 4 bytes"))?;
+                on_stream(Frame::RstStream {
+                    stream,
+                    code: ErrorCode::from_u32(code),
+                })
+            }
+            kind::SETTINGS => {
+                let ack = head.flags & flag::ACK != 0;
+                if (ack && !payload.is_empty()) || !payload.len().is_multiple_of(6) {
+                    return Err(Error::Connection(
+                        FrameSizeError,
+                        "SETTINGS of a bad length",
+                    ));
+                }
+                on_connection(Frame::Settings {
+                    ack,
+                    params: Params(payload),
+                })
+            }
+            kind::PUSH_PROMISE => on_stream(Frame::PushPromise { stream }),
+            kind::PING => {
+                let data = payload
+                    .try_into()
+                    .map_err(|_| Error::Connection(FrameSizeError, "PING not 8 bytes"))?;
+                on_connection(Frame::Ping {
+                    ack: head.flags & flag::ACK != 0,
+                    data,
+                })
+            }
+            kind::GOAWAY => {
+                if payload.len() < 8 {
+                    return Err(Error::Connection(FrameSizeError, "GOAWAY under 8 bytes"));
+                }
+                on_connection(Frame::GoAway {
+                    last_stream: u32_payload(&payload[..4]).unwrap_or(0) & 0x7fff_ffff,
+                    code: ErrorCode::from_u32(u32_payload(&payload[4..8]).unwrap_or(0)),
+                    debug: &payload[8..],
+                })
+            }
+            kind::WINDOW_UPDATE => window_update(stream, payload),
+            kind::CONTINUATION => on_stream(Frame::Continuation {
+                stream,
+                end_headers: head.flags & flag::END_HEADERS != 0,
+                fragment: payload,
+            }),
+            _ => Ok(Frame::Unknown),
+        }
+    }
+}
+
+/// A PRIORITY frame: only the stream is told off if it is bad (§6.3).
+fn priority(stream: u32, payload: &[u8]) -> Result<Frame<'_>, Error> {
+    if stream == 0 {
+        return Err(Error::Connection(
+            ErrorCode::ProtocolError,
+            "PRIORITY on stream 0",
+        ));
+    }
+    if payload.len() != 5 {
+        return Err(Error::Stream(stream, ErrorCode::FrameSizeError));
+    }
+    let dependency = u32_payload(&payload[..4]).unwrap_or(0) & 0x7fff_ffff;
+    if dependency == stream {
+        return Err(Error::Stream(stream, ErrorCode::ProtocolError));
+    }
+    Ok(Frame::Priority {
+        stream,
+        priority: Priority { dependency },
+    })
+}
+
+/// A `WINDOW_UPDATE`: an increment of 0 is an error of the level it is
+/// sent at (§6.9).
+fn window_update(stream: u32, payload: &[u8]) -> Result<Frame<'_>, Error> {
+    let increment = u32_payload(payload)
+        .map_err(|_| Error::Connection(ErrorCode::FrameSizeError, "WINDOW_UPDATE not 4 bytes"))?
+        & 0x7fff_ffff;
+    if increment == 0 {
+        return Err(if stream == 0 {
+            Error::Connection(ErrorCode::ProtocolError, "a connection WINDOW_UPDATE of 0")
+        } else {
+            Error::Stream(stream, ErrorCode::ProtocolError)
+        });
+    }
+    Ok(Frame::WindowUpdate { stream, increment })
+}
+
 /// Strips a padded frame's padding (DATA, HEADERS).
 pub(crate) fn unpad(flags: u8, payload: &[u8]) -> Result<&[u8], ErrorCode> {
     if flags & flag::PADDED == 0 {

@@ -10,6 +10,46 @@ use std::sync::OnceLock;
 
 use super::tables::{HUFFMAN, STATIC_TABLE};
 
+/// Why a header block does not decode: each is the connection's
+/// `COMPRESSION_ERROR`, since the peer's table and ours may now differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// The block ends inside an integer or a string.
+    Truncated,
+    /// An integer past what 32 bits hold.
+    Integer,
+    /// A Huffman string that is not one: a code too long, EOS, or bad
+    /// padding.
+    Huffman,
+    /// Index 0, or one past the dynamic table.
+    Index(usize),
+    /// A table size update after a field, or over what we allow.
+    TableSize,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Truncated => f.write_str("a block that ends inside a field"),
+            DecodeError::Integer => f.write_str("an integer out of range"),
+            DecodeError::Huffman => f.write_str("a bad Huffman string"),
+            DecodeError::Index(i) => write!(f, "index {i} past the table"),
+            DecodeError::TableSize => f.write_str("a bad table size update"),
+        }
+    }
+}
+
+/// A decoded header block's size, as RFC 9113 §6.5.2 counts it (each
+/// field's name and value and 32 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListSize {
+    /// Every field was handed over; this many bytes.
+    Within(usize),
+    /// The list passed the limit: the fields past it were decoded (the
+    /// table must stay in step) but not handed over.
+    Over,
+}
+
 /// Static table names (RFC 7541 Appendix A) a response uses.
 const STATIC_NAMES: &[(&[u8], usize)] = &[
     (b":status", 8),
@@ -85,7 +125,7 @@ fn huffman() -> &'static Huffman {
 }
 
 /// Decodes a Huffman-coded string (RFC 7541 §5.2).
-fn huffman_decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+fn huffman_decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let h = huffman();
     let (mut code, mut len) = (0u32, 0usize);
     for &byte in bytes {
@@ -93,12 +133,12 @@ fn huffman_decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
             code = (code << 1) | u32::from((byte >> shift) & 1);
             len += 1;
             if len > 30 {
-                return Err("a Huffman code longer than any".into());
+                return Err(DecodeError::Huffman);
             }
             if h.count[len] > 0 && code >= h.first[len] && code - h.first[len] < h.count[len] {
                 let sym = h.symbols[h.offset[len] + (code - h.first[len]) as usize];
                 if sym == 256 {
-                    return Err("EOS inside a Huffman string".into());
+                    return Err(DecodeError::Huffman);
                 }
                 out.push(u8::try_from(sym).unwrap_or(0));
                 code = 0;
@@ -108,14 +148,14 @@ fn huffman_decode(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     }
     // Padding: at most 7 bits, all ones (the EOS code's prefix).
     if len > 7 || code != (1 << len) - 1 {
-        return Err("bad Huffman padding".into());
+        return Err(DecodeError::Huffman);
     }
     Ok(())
 }
 
 /// Reads an integer with an `n`-bit prefix (RFC 7541 §5.1).
-fn get_int(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, String> {
-    let first = *block.get(*pos).ok_or("a block that ends in an integer")?;
+fn get_int(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, DecodeError> {
+    let first = *block.get(*pos).ok_or(DecodeError::Truncated)?;
     *pos += 1;
     let max = (1usize << n) - 1;
     let mut value = usize::from(first) & max;
@@ -123,26 +163,26 @@ fn get_int(block: &[u8], pos: &mut usize, n: u8) -> Result<usize, String> {
         return Ok(value);
     }
     for shift in (0..).step_by(7).take(5) {
-        let b = *block.get(*pos).ok_or("a block that ends in an integer")?;
+        let b = *block.get(*pos).ok_or(DecodeError::Truncated)?;
         *pos += 1;
         value = value
             .checked_add(usize::from(b & 0x7f) << shift)
-            .ok_or("an integer out of range")?;
+            .ok_or(DecodeError::Integer)?;
         if b & 0x80 == 0 {
             return Ok(value);
         }
     }
-    Err("an integer out of range".into())
+    Err(DecodeError::Integer)
 }
 
 /// Reads a string literal (RFC 7541 §5.2) into `out`.
-fn get_string(block: &[u8], pos: &mut usize, out: &mut Vec<u8>) -> Result<(), String> {
+fn get_string(block: &[u8], pos: &mut usize, out: &mut Vec<u8>) -> Result<(), DecodeError> {
     let huffman_coded = block.get(*pos).is_some_and(|b| b & 0x80 != 0);
     let len = get_int(block, pos, 7)?;
     let end = pos
         .checked_add(len)
         .filter(|&e| e <= block.len())
-        .ok_or("a string past the block")?;
+        .ok_or(DecodeError::Truncated)?;
     let bytes = &block[*pos..end];
     *pos = end;
     out.clear();
@@ -203,9 +243,9 @@ impl BlockDecoder {
         self.evict();
     }
 
-    fn field(&self, index: usize) -> Result<(&[u8], &[u8]), String> {
+    fn field(&self, index: usize) -> Result<(&[u8], &[u8]), DecodeError> {
         match index {
-            0 => Err("index 0".into()),
+            0 => Err(DecodeError::Index(0)),
             1..=61 => {
                 let (n, v) = STATIC_TABLE[index - 1];
                 Ok((n, v))
@@ -214,24 +254,40 @@ impl BlockDecoder {
                 .entries
                 .get(index - 62)
                 .map(|(n, v)| (n.as_slice(), v.as_slice()))
-                .ok_or_else(|| format!("index {index} past the table")),
+                .ok_or(DecodeError::Index(index)),
         }
     }
 
-    /// Decodes a whole header block, calling `field` for each field. An
-    /// error is the connection's `COMPRESSION_ERROR`.
+    /// Decodes a whole header block, calling `field` for each field while
+    /// the decoded list stays within `limit` bytes. Past it, decoding goes
+    /// on (the table must stay in step) without copying a field anywhere,
+    /// so a block of a few kilobytes that names one large table entry
+    /// thousands of times costs its decoding, not its decoded size.
     pub(crate) fn decode(
         &mut self,
         block: &[u8],
+        limit: usize,
         mut field: impl FnMut(&[u8], &[u8]),
-    ) -> Result<(), String> {
+    ) -> Result<ListSize, DecodeError> {
         let (mut name, mut value) = (
             std::mem::take(&mut self.name),
             std::mem::take(&mut self.value),
         );
-        let decoded = self.decode_into(block, &mut field, &mut name, &mut value);
+        let mut size = 0usize;
+        let mut sized = |n: &[u8], v: &[u8]| {
+            size = size.saturating_add(n.len() + v.len() + 32);
+            if size <= limit {
+                field(n, v);
+            }
+        };
+        let decoded = self.decode_into(block, &mut sized, &mut name, &mut value);
         (self.name, self.value) = (name, value);
-        decoded
+        decoded?;
+        Ok(if size <= limit {
+            ListSize::Within(size)
+        } else {
+            ListSize::Over
+        })
     }
 
     fn decode_into(
@@ -240,7 +296,7 @@ impl BlockDecoder {
         field: &mut impl FnMut(&[u8], &[u8]),
         name: &mut Vec<u8>,
         value: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DecodeError> {
         let mut pos = 0;
         let mut fields = 0;
         while pos < block.len() {
@@ -252,11 +308,11 @@ impl BlockDecoder {
             } else if b & 0xe0 == 0x20 {
                 // A dynamic table size update: only before the fields.
                 if fields > 0 {
-                    return Err("a table size update after a field".into());
+                    return Err(DecodeError::TableSize);
                 }
                 let max = get_int(block, &mut pos, 5)?;
                 if max > self.allowed {
-                    return Err("a table size over what we allow".into());
+                    return Err(DecodeError::TableSize);
                 }
                 self.max = max;
                 self.evict();
@@ -304,7 +360,7 @@ mod tests {
                 for case in story["cases"].as_array().unwrap() {
                     let wire = hex(case["wire"].as_str().unwrap());
                     let mut got = Vec::new();
-                    dec.decode(&wire, |n, v| {
+                    dec.decode(&wire, usize::MAX, |n, v| {
                         got.push((
                             String::from_utf8(n.to_vec()).unwrap(),
                             String::from_utf8(v.to_vec()).unwrap(),
@@ -337,7 +393,9 @@ mod tests {
         encode_field(&mut block, b"x-long", &[b'a'; 300]);
         let mut got = Vec::new();
         BlockDecoder::new(4096)
-            .decode(&block, |n, v| got.push((n.to_vec(), v.to_vec())))
+            .decode(&block, usize::MAX, |n, v| {
+                got.push((n.to_vec(), v.to_vec()));
+            })
             .unwrap();
         assert_eq!(got.len(), 4);
         assert_eq!(got[0], (b":status".to_vec(), b"200".to_vec()));
@@ -356,7 +414,7 @@ mod tests {
     /// The fields `block` (in hex) decodes to, as `name: value`.
     fn fields_of(dec: &mut BlockDecoder, block: &str) -> Vec<String> {
         let mut all = Vec::new();
-        dec.decode(&hex(block), |n, v| {
+        dec.decode(&hex(block), usize::MAX, |n, v| {
             all.push(format!(
                 "{}: {}",
                 String::from_utf8_lossy(n),
@@ -461,7 +519,7 @@ mod tests {
                     x.to_le_bytes()[5]
                 })
                 .collect();
-            let _ = dec.decode(&block, |_, _| {});
+            let _ = dec.decode(&block, usize::MAX, |_, _| {});
             assert!(dec.size <= dec.max && dec.max <= 256);
         }
         // Garbage is an error, not a panic.
@@ -472,7 +530,9 @@ mod tests {
             &[0xbf],
         ] {
             assert!(
-                BlockDecoder::new(4096).decode(bad, |_, _| {}).is_err(),
+                BlockDecoder::new(4096)
+                    .decode(bad, usize::MAX, |_, _| {})
+                    .is_err(),
                 "{bad:?}"
             );
         }

@@ -10,6 +10,7 @@
 pub(crate) mod frame;
 pub(crate) mod hpack;
 pub(crate) mod server;
+pub(crate) mod settings;
 mod tables;
 
 pub use frame::ErrorCode;

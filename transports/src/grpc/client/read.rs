@@ -173,7 +173,7 @@ fn on_headers(
         // A second header block is the trailers.
         let trailers = gathered.as_ref().is_some_and(|g| g.http_status.is_some());
         decoder
-            .decode(&b, |name, value| {
+            .decode(&b, 64 << 10, |name, value| {
                 let Some(g) = gathered.as_mut() else { return };
                 let value = String::from_utf8_lossy(value).into_owned();
                 match name {

@@ -1,6 +1,6 @@
 //! Writing responses within the peer's flow-control windows.
 
-use super::{Connection, StreamState};
+use super::{Connection, Local, State};
 use crate::engine::parts::CreditGuard;
 use crate::h2::frame;
 use crate::h2::hpack;
@@ -17,8 +17,22 @@ impl Connection {
         hpack::encode_field(&mut block, b"grpc-status", b"8");
         let message = format!("a request over {} bytes", self.max_body);
         hpack::encode_field(&mut block, b"grpc-message", message.as_bytes());
-        frame::put_headers(&mut self.output, id, &block, true, self.peer_max_frame);
+        frame::put_headers(&mut self.output, id, &block, true, self.peer.max_frame);
         frame::put_rst_stream(&mut self.output, id, frame::ErrorCode::NoError);
+        self.remember_reset(id);
+    }
+
+    /// Answers stream `id`, whose header list was past the limit we
+    /// announced, `431 Request Header Fields Too Large` (RFC 6585), and
+    /// tells the client to stop sending if it had not ended the stream.
+    pub(super) fn header_list_too_large(&mut self, id: u32, end_stream: bool) {
+        let mut block = Vec::new();
+        hpack::encode_field(&mut block, b":status", b"431");
+        frame::put_headers(&mut self.output, id, &block, true, self.peer.max_frame);
+        if !end_stream {
+            frame::put_rst_stream(&mut self.output, id, frame::ErrorCode::NoError);
+            self.remember_reset(id);
+        }
     }
 
     /// Writes what the windows allow of every answered stream.
@@ -26,7 +40,7 @@ impl Connection {
         let ids: Vec<u32> = self
             .streams
             .iter()
-            .filter(|(_, s)| matches!(s.state, StreamState::Sending { .. }))
+            .filter(|(_, s)| matches!(s.state, State::HalfClosedRemote(Local::Sending { .. })))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -35,15 +49,15 @@ impl Connection {
     }
 
     fn flush_stream(&mut self, id: u32) {
-        let max_frame = self.peer_max_frame;
+        let max_frame = self.peer.max_frame;
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        let StreamState::Sending {
+        let State::HalfClosedRemote(Local::Sending {
             data,
             trailers,
             open,
-        } = &mut stream.state
+        }) = &mut stream.state
         else {
             return;
         };
@@ -88,11 +102,11 @@ impl Connection {
             return;
         };
         let response = exchange.response;
-        if let StreamState::Sending {
+        if let State::HalfClosedRemote(Local::Sending {
             data,
             trailers,
             open,
-        } = &mut stream.state
+        }) = &mut stream.state
         {
             // The end of an answer sent in parts: its headers went first.
             data.extend(&response.body);
@@ -106,15 +120,15 @@ impl Connection {
         let trailers_only = response.body.is_empty() && !response.trailers.is_empty();
         if trailers_only {
             fields(&response.trailers, &mut block);
-            frame::put_headers(&mut self.output, id, &block, true, self.peer_max_frame);
+            frame::put_headers(&mut self.output, id, &block, true, self.peer.max_frame);
             self.block = block;
             self.streams.remove(&id);
             return;
         }
-        frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
+        frame::put_headers(&mut self.output, id, &block, false, self.peer.max_frame);
         let len = i64::try_from(response.body.len()).unwrap_or(i64::MAX);
         let fits = len <= self.send_window.min(stream.send_window)
-            && response.body.len() <= self.peer_max_frame;
+            && response.body.len() <= self.peer.max_frame;
         if fits {
             // The common answer: one DATA frame and the trailers, straight
             // out, nothing kept.
@@ -124,7 +138,7 @@ impl Connection {
             if !last {
                 block.clear();
                 fields(&response.trailers, &mut block);
-                frame::put_headers(&mut self.output, id, &block, true, self.peer_max_frame);
+                frame::put_headers(&mut self.output, id, &block, true, self.peer.max_frame);
             }
             self.block = block;
             self.streams.remove(&id);
@@ -132,11 +146,11 @@ impl Connection {
         }
         self.block = block;
         let trailers = trailer_block(&response);
-        stream.state = StreamState::Sending {
+        stream.state = State::HalfClosedRemote(Local::Sending {
             data: response.body.into(),
             trailers,
             open: None,
-        };
+        });
         self.flush_stream(id);
     }
 
@@ -149,25 +163,25 @@ impl Connection {
         };
         let response = part.response;
         match &mut stream.state {
-            StreamState::Serving => {
+            State::HalfClosedRemote(Local::Awaiting) => {
                 let Some(credit) = credit else {
                     return;
                 };
                 let mut block = std::mem::take(&mut self.block);
                 header_block(&response, &mut block);
-                frame::put_headers(&mut self.output, id, &block, false, self.peer_max_frame);
+                frame::put_headers(&mut self.output, id, &block, false, self.peer.max_frame);
                 self.block = block;
-                stream.state = StreamState::Sending {
+                stream.state = State::HalfClosedRemote(Local::Sending {
                     data: response.body.into(),
                     trailers: None,
                     open: Some(credit),
-                };
+                });
             }
-            StreamState::Sending {
+            State::HalfClosedRemote(Local::Sending {
                 data,
                 open: Some(_),
                 ..
-            } => data.extend(&response.body),
+            }) => data.extend(&response.body),
             _ => return,
         }
         self.flush_stream(id);

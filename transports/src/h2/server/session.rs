@@ -1,19 +1,18 @@
 //! The connection as the engine drives it.
 
 use super::send::grpc_timeout;
-use super::{CONNECTION_WINDOW, Connection};
+use super::{Connection, MAX_UNWRITTEN, Phase, State};
 use crate::engine::parts::CreditGuard;
 use crate::engine::{Activity, Failure, Incoming, Now, Session, Timeout};
-use crate::h2::frame::{self, ErrorCode};
 use crate::h2::{Exchange, Response};
 
 impl Session for Connection {
     type Exchange = Exchange;
     type Part = Exchange;
 
-    fn received(&mut self, bytes: &[u8], _now: &Now) {
+    fn received(&mut self, bytes: &[u8], now: &Now) {
         self.input.extend_from_slice(bytes);
-        self.read_frames();
+        self.read_frames(now.at);
     }
 
     fn read_closed(&mut self, _now: &Now) {
@@ -23,7 +22,7 @@ impl Session for Connection {
         let receiving: Vec<u32> = self
             .streams
             .iter()
-            .filter(|(_, s)| matches!(s.state, super::StreamState::Receiving))
+            .filter(|(_, s)| matches!(s.state, State::Open { .. }))
             .map(|(id, _)| *id)
             .collect();
         for id in receiving {
@@ -42,11 +41,11 @@ impl Session for Connection {
     }
 
     fn wants_read(&self) -> bool {
-        !self.read_closed && !self.broken && self.unwritten() <= 4 * CONNECTION_WINDOW as usize
+        !self.read_closed && !self.broken() && self.unwritten() <= MAX_UNWRITTEN
     }
 
     fn next_request(&mut self, now: &Now) -> Option<Incoming<Exchange>> {
-        if self.broken {
+        if self.broken() {
             return None;
         }
         while let Some(id) = self.ready.pop_front() {
@@ -55,7 +54,7 @@ impl Session for Connection {
             };
             let request = std::mem::take(&mut stream.request);
             let held = std::mem::take(&mut stream.held);
-            self.release(held);
+            self.give_back(held);
             let mut timeout = self.timeout;
             if let Some(t) = request.header("grpc-timeout").and_then(grpc_timeout) {
                 timeout = timeout.min(t);
@@ -96,7 +95,7 @@ impl Session for Connection {
         let receiving = self
             .streams
             .values()
-            .any(|s| matches!(s.state, super::StreamState::Receiving));
+            .any(|s| matches!(s.state, State::Open { .. }));
         if !self.input.is_empty() || self.continuing.is_some() || receiving {
             Activity::Reading
         } else if self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty() {
@@ -111,11 +110,8 @@ impl Session for Connection {
             Timeout::Read => b"read timeout",
             _ => b"idle",
         };
-        if !self.goaway_sent {
-            frame::put_goaway(&mut self.output, self.last_stream, ErrorCode::NoError, why);
-            self.goaway_sent = true;
-        }
-        self.broken = true;
+        self.go_away(why);
+        self.phase = Phase::Broken;
     }
 
     /// The server's SETTINGS, as every server connection opens, then
@@ -130,16 +126,17 @@ impl Session for Connection {
     ];
 
     fn shutdown(&mut self, _now: &Now) {
-        if !self.goaway_sent {
-            frame::put_goaway(&mut self.output, self.last_stream, ErrorCode::NoError, b"");
-            self.goaway_sent = true;
-        }
+        self.go_away(b"");
     }
 
     fn wants_close(&self) -> bool {
         let idle = self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty();
-        let done = self.broken || self.read_closed || self.goaway_sent || self.goaway_received;
-        done && (idle || self.broken) && self.unwritten() == 0
+        let done = match self.phase {
+            Phase::Broken => true,
+            Phase::Draining { .. } => idle,
+            Phase::Preface | Phase::Settings | Phase::Open => self.read_closed && idle,
+        };
+        done && self.unwritten() == 0
     }
 
     fn fail(exchange: &mut Exchange, failure: Failure) {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::engine::Incoming;
 use crate::h2::Response;
+use crate::h2::frame::setting;
 
 fn now() -> Now {
     Now {
@@ -243,7 +244,7 @@ fn stream_errors_reset_only_that_stream() {
     frame::put_headers(&mut b, 5, &block, true, 16_384);
     c.received(&b, &now());
     assert_eq!(rst_code(&mut c, 5), Some(ErrorCode::ProtocolError as u32));
-    assert!(!c.broken);
+    assert!(!c.broken());
 }
 
 #[test]
@@ -259,11 +260,52 @@ fn too_many_streams_are_refused_and_a_reset_flood_ends_the_connection() {
         rst_code(&mut c, refused),
         Some(ErrorCode::RefusedStream as u32)
     );
+    // 1 000 resets at once spend the whole budget (the refusal above
+    // spent one of them).
     let mut b = Vec::new();
-    for _ in 0..=MAX_RESETS {
+    for _ in 0..999 {
         frame::put_rst_stream(&mut b, 1, ErrorCode::Cancel);
     }
     c.received(&b, &now());
+    assert!(
+        !c.broken(),
+        "999 resets and one refusal are within the budget"
+    );
+    let mut b = Vec::new();
+    frame::put_rst_stream(&mut b, 1, ErrorCode::Cancel);
+    c.received(&b, &now());
+    assert_eq!(goaway_code(&mut c), Some(ErrorCode::EnhanceYourCalm as u32));
+}
+
+/// `now()` and `ms` milliseconds.
+fn later(ms: u64) -> Now {
+    Now {
+        at: now().at.saturating_add(Duration::from_millis(ms)),
+        unix_secs: 1,
+    }
+}
+
+#[test]
+fn a_client_that_cancels_steadily_keeps_its_connection() {
+    // 100 calls a second, each cancelled, for a minute: 6 000 resets,
+    // far past the burst, within the rate.
+    let mut c = open();
+    for i in 0..6_000u32 {
+        let id = 2 * i + 1;
+        let mut b = Vec::new();
+        frame::put_headers(&mut b, id, &request_block("/a/b"), false, 16_384);
+        frame::put_rst_stream(&mut b, id, ErrorCode::Cancel);
+        c.received(&b, &later(u64::from(i) * 10));
+        assert!(!c.broken(), "cut off at reset {i}");
+    }
+    // The same pace of resets at once is a flood.
+    let mut b = Vec::new();
+    for i in 6_000..7_100u32 {
+        let id = 2 * i + 1;
+        frame::put_headers(&mut b, id, &request_block("/a/b"), false, 16_384);
+        frame::put_rst_stream(&mut b, id, ErrorCode::Cancel);
+    }
+    c.received(&b, &later(60_000));
     assert_eq!(goaway_code(&mut c), Some(ErrorCode::EnhanceYourCalm as u32));
 }
 
@@ -461,4 +503,320 @@ fn a_stream_that_ends_without_trailers_or_bytes_still_ends() {
         (kind::DATA, flag::END_STREAM, 0)
     );
     assert!(c.streams.is_empty());
+}
+
+/// A header block of `fields`, in order.
+fn block_of(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (n, v) in fields {
+        hpack::encode_field(&mut b, n.as_bytes(), v.as_bytes());
+    }
+    b
+}
+
+const CALL: [(&str, &str); 4] = [
+    (":method", "POST"),
+    (":scheme", "http"),
+    (":path", "/a/b"),
+    ("content-type", "application/grpc"),
+];
+
+/// A call's fields with `extra` put at `at`.
+fn call_with(at: usize, extra: (&'static str, &'static str)) -> Vec<u8> {
+    let mut fields = CALL.to_vec();
+    fields.insert(at, extra);
+    block_of(&fields)
+}
+
+/// Client frames (after the preface) that each must cost stream 1 — and
+/// only stream 1 — a reset with the code given: the cases h2spec found.
+fn stream_breakers() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
+    use ErrorCode::StreamClosed;
+    let call = request_block("/a/b");
+    vec![
+        (
+            "HEADERS on a half-closed (remote) stream",
+            bytes(|b| {
+                frame::put_headers(b, 1, &call, true, 16_384);
+                frame::put_headers(b, 1, &call, true, 16_384);
+            }),
+            StreamClosed,
+        ),
+        (
+            "DATA after the client's RST_STREAM",
+            bytes(|b| {
+                frame::put_headers(b, 1, &call, false, 16_384);
+                frame::put_rst_stream(b, 1, ErrorCode::Cancel);
+                frame::put_data(b, 1, b"late", true);
+            }),
+            StreamClosed,
+        ),
+    ]
+}
+
+/// Requests that are malformed (§8.1.1), and what each must cost stream 1.
+fn malformed_requests() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
+    use ErrorCode::ProtocolError;
+    let call = request_block("/a/b");
+    let malformed = |block: Vec<u8>| bytes(|b| frame::put_headers(b, 1, &block, true, 16_384));
+    let with_length = |length: &'static str, parts: &[&[u8]]| {
+        let block = call_with(4, ("content-length", length));
+        bytes(|b| {
+            frame::put_headers(b, 1, &block, false, 16_384);
+            for (i, part) in parts.iter().enumerate() {
+                frame::put_data(b, 1, part, i + 1 == parts.len());
+            }
+        })
+    };
+    vec![
+        (
+            "PRIORITY depending on itself",
+            bytes(|b| {
+                frame::put_head(b, 5, kind::PRIORITY, 0, 1);
+                b.extend_from_slice(&[0, 0, 0, 1, 16]);
+            }),
+            ProtocolError,
+        ),
+        (
+            "HEADERS depending on itself",
+            bytes(|b| {
+                frame::put_head(
+                    b,
+                    5 + call.len(),
+                    kind::HEADERS,
+                    flag::PRIORITY | flag::END_HEADERS | flag::END_STREAM,
+                    1,
+                );
+                b.extend_from_slice(&[0, 0, 0, 1, 16]);
+                b.extend_from_slice(&call);
+            }),
+            ProtocolError,
+        ),
+        (
+            "content-length more than the DATA",
+            with_length("10", &[b"abc"]),
+            ProtocolError,
+        ),
+        (
+            "content-length less than the DATA frames",
+            with_length("4", &[b"abc", b"def"]),
+            ProtocolError,
+        ),
+        (
+            "a second HEADERS without END_STREAM",
+            bytes(|b| {
+                frame::put_headers(b, 1, &call, false, 16_384);
+                frame::put_headers(b, 1, &block_of(&[("x", "1")]), false, 16_384);
+            }),
+            ProtocolError,
+        ),
+        (
+            "a pseudo-header in trailers",
+            bytes(|b| {
+                frame::put_headers(b, 1, &call, false, 16_384);
+                frame::put_headers(b, 1, &block_of(&[(":path", "/")]), true, 16_384);
+            }),
+            ProtocolError,
+        ),
+    ]
+    .into_iter()
+    .chain(
+        [
+            (
+                "a pseudo-header after a regular field",
+                4,
+                (":authority", "x"),
+            ),
+            (
+                "a connection-specific field",
+                4,
+                ("connection", "keep-alive"),
+            ),
+            ("te other than trailers", 4, ("te", "gzip")),
+            ("duplicated :method", 1, (":method", "GET")),
+            ("duplicated :scheme", 1, (":scheme", "https")),
+            ("duplicated :path", 3, (":path", "/c/d")),
+            ("a response pseudo-header", 0, (":status", "200")),
+        ]
+        .map(|(what, at, extra)| (what, malformed(call_with(at, extra)), ProtocolError)),
+    )
+    .collect()
+}
+
+#[test]
+fn malformed_requests_and_frames_on_closed_streams_are_stream_errors() {
+    for (what, bytes, code) in stream_breakers().into_iter().chain(malformed_requests()) {
+        let mut c = open();
+        c.received(&bytes, &now());
+        assert_eq!(rst_code(&mut c, 1), Some(code as u32), "{what}");
+        assert!(!c.broken(), "{what}: only the stream ends");
+        assert!(c.next_request(&now()).is_none(), "{what}: nothing served");
+        // The connection goes on: a well-formed call on stream 3 is served.
+        let mut b = Vec::new();
+        frame::put_headers(&mut b, 3, &request_block("/a/b"), true, 16_384);
+        c.received(&b, &now());
+        assert_eq!(c.next_request(&now()).map(|i| i.id), Some(3), "{what}");
+    }
+}
+
+#[test]
+fn a_body_as_long_as_its_content_length_is_served() {
+    let mut c = open();
+    let mut b = Vec::new();
+    frame::put_headers(
+        &mut b,
+        1,
+        &call_with(4, ("content-length", "6")),
+        false,
+        16_384,
+    );
+    frame::put_data(&mut b, 1, b"abc", false);
+    frame::put_data(&mut b, 1, b"def", true);
+    c.received(&b, &now());
+    let incoming = c.next_request(&now()).expect("served");
+    assert_eq!(incoming.exchange.request.body, b"abcdef");
+}
+
+#[test]
+fn data_on_a_stream_already_answered_is_stream_closed() {
+    let mut c = open();
+    let mut b = Vec::new();
+    frame::put_headers(&mut b, 1, &request_block("/a/b"), true, 16_384);
+    c.received(&b, &now());
+    let mut incoming = c.next_request(&now()).unwrap();
+    incoming.exchange.response = Response {
+        status: 200,
+        trailers: vec![("grpc-status".into(), "0".into())].into(),
+        ..Response::default()
+    };
+    c.respond(1, incoming.exchange, &now());
+    frames(&mut c);
+    let mut b = Vec::new();
+    frame::put_data(&mut b, 1, b"late", true);
+    c.received(&b, &now());
+    assert_eq!(rst_code(&mut c, 1), Some(ErrorCode::StreamClosed as u32));
+    assert!(!c.broken());
+}
+
+#[test]
+fn frames_in_flight_on_a_stream_we_reset_are_ignored() {
+    let mut c = open();
+    let mut b = Vec::new();
+    // A malformed request, reset; the client's DATA and trailers for it
+    // were already on their way.
+    frame::put_headers(&mut b, 1, &call_with(1, (":method", "GET")), false, 16_384);
+    c.received(&b, &now());
+    assert_eq!(rst_code(&mut c, 1), Some(ErrorCode::ProtocolError as u32));
+    let mut b = Vec::new();
+    frame::put_data(&mut b, 1, &[7; 1000], false);
+    frame::put_headers(&mut b, 1, &block_of(&[("x-trailer", "1")]), true, 16_384);
+    c.received(&b, &now());
+    assert!(
+        frames(&mut c).iter().all(|f| f.0 != kind::RST_STREAM),
+        "no second reset"
+    );
+    assert!(!c.broken());
+}
+
+#[test]
+fn an_answer_waits_for_window_and_keeps_its_stream_counted() {
+    // h2spec's concurrency case: a client that gives no window holds each
+    // answered stream open, and the one past the limit is refused.
+    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut hello = frame::PREFACE.to_vec();
+    frame::put_settings(&mut hello, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.received(&hello, &now());
+    frames(&mut c);
+    for i in 0..MAX_CONCURRENT_STREAMS {
+        let mut b = Vec::new();
+        frame::put_headers(&mut b, 2 * i + 1, &request_block("/a/b"), true, 16_384);
+        c.received(&b, &now());
+        let mut incoming = c.next_request(&now()).unwrap();
+        incoming.exchange.response = Response {
+            status: 415,
+            body: b"not gRPC\n".to_vec(),
+            ..Response::default()
+        };
+        c.respond(incoming.id, incoming.exchange, &now());
+    }
+    assert!(
+        frames(&mut c).iter().all(|f| f.0 != kind::DATA),
+        "no window, no DATA"
+    );
+    let mut b = Vec::new();
+    let past = 2 * MAX_CONCURRENT_STREAMS + 1;
+    frame::put_headers(&mut b, past, &request_block("/a/b"), true, 16_384);
+    // WINDOW_UPDATE and PRIORITY on a half-closed (remote) stream are
+    // taken: the window lets stream 1's answer out.
+    frame::put_head(&mut b, 5, kind::PRIORITY, 0, 1);
+    b.extend_from_slice(&[0, 0, 0, 3, 16]);
+    frame::put_window_update(&mut b, 1, 100);
+    c.received(&b, &now());
+    let out = frames(&mut c);
+    assert!(
+        out.iter().any(|f| f.0 == kind::RST_STREAM && f.2 == past),
+        "refused"
+    );
+    let data: Vec<_> = out.iter().filter(|f| f.0 == kind::DATA).collect();
+    assert_eq!(data.len(), 1);
+    assert_eq!((data[0].2, data[0].3.as_slice()), (1, &b"not gRPC\n"[..]));
+}
+
+#[test]
+fn the_preface_must_be_followed_by_settings() {
+    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut hello = frame::PREFACE.to_vec();
+    frame::put_ping(&mut hello, false, [0; 8]);
+    c.received(&hello, &now());
+    assert_eq!(goaway_code(&mut c), Some(ErrorCode::ProtocolError as u32));
+}
+
+#[test]
+fn an_hpack_bomb_is_answered_431_and_repeats_close_the_connection() {
+    // One 4 000-byte table entry, then a block naming it 16 000 times: 64
+    // MB of header list from 16 KB of block.
+    let mut c = open();
+    let mut first = block_of(&CALL);
+    first.push(0x40); // a literal with incremental indexing, new name
+    first.push(1);
+    first.push(b'x');
+    first.push(0x7f);
+    // 4 000 as a 7-bit-prefix integer: 127, then 3 873 in 7-bit groups.
+    first.extend_from_slice(&[0x80 | 0x21, 30]); // 3 873 = 33 + 30 * 128
+    first.extend(std::iter::repeat_n(b'v', 4000));
+    let mut b = Vec::new();
+    frame::put_headers(&mut b, 1, &first, true, 16_384);
+    c.received(&b, &now());
+    assert!(
+        c.next_request(&now()).is_some(),
+        "the first request is served"
+    );
+    frames(&mut c);
+    let mut bomb = block_of(&CALL);
+    // Index 62 is the newest dynamic entry.
+    bomb.extend(std::iter::repeat_n(0x80 | 0x3e, 16_000));
+    let mut b = Vec::new();
+    frame::put_headers(&mut b, 3, &bomb, true, 16_384);
+    c.received(&b, &now());
+    let out = frames(&mut c);
+    let headers = out
+        .iter()
+        .find(|f| f.0 == kind::HEADERS && f.2 == 3)
+        .expect("answered");
+    let mut status = Vec::new();
+    hpack::BlockDecoder::new(4096)
+        .decode(&headers.3, usize::MAX, |n, v| {
+            status.push((n.to_vec(), v.to_vec()));
+        })
+        .unwrap();
+    assert_eq!(status, [(b":status".to_vec(), b"431".to_vec())]);
+    assert!(c.next_request(&now()).is_none());
+    assert!(!c.broken());
+    // A connection that keeps doing it is closed.
+    for i in 0..3 {
+        let mut b = Vec::new();
+        frame::put_headers(&mut b, 5 + 2 * i, &bomb, true, 16_384);
+        c.received(&b, &now());
+    }
+    assert_eq!(goaway_code(&mut c), Some(ErrorCode::EnhanceYourCalm as u32));
 }
