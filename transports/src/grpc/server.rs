@@ -44,6 +44,19 @@ struct Answer {
     trailer: Metadata,
 }
 
+impl Answer {
+    /// A call that failed with `status` before anything went out.
+    fn failed(status: Status) -> Answer {
+        Answer {
+            outcome: Err(status),
+            started: false,
+            kept: Vec::new(),
+            header: Metadata::new(),
+            trailer: Metadata::new(),
+        }
+    }
+}
+
 /// A gRPC server: unary methods, each an endpoint between protobuf
 /// messages, and server-streaming methods ([`ServerStream`]), served over
 /// HTTP/2 cleartext.
@@ -247,7 +260,7 @@ impl Server {
             config.engine("synkit-grpc"),
             Arc::new(Stats::default()),
             Methods(Arc::new(self)),
-            move |_| Connection::new(timeout, max_body),
+            move |_| crate::h2::server::connection(h2_options(timeout, max_body)),
         )?;
         Ok(GrpcHandle {
             local_addr,
@@ -284,7 +297,7 @@ impl Server {
             &Arc::new(config.clone()),
             http,
             Methods(Arc::new(self)),
-            move || Connection::new(timeout, max_body),
+            move || crate::h2::server::connection(h2_options(timeout, max_body)),
         )?;
         Ok(GrpcHandle {
             local_addr,
@@ -311,13 +324,7 @@ impl Server {
             answer = Some(served);
             failed
         });
-        answer.unwrap_or_else(|| Answer {
-            outcome: Err(Status::new(Code::Internal, "not served")),
-            started: false,
-            kept: Vec::new(),
-            header: Metadata::new(),
-            trailer: Metadata::new(),
-        })
+        answer.unwrap_or_else(|| Answer::failed(Status::new(Code::Internal, "not served")))
     }
 
     /// [`serve_call`](Self::serve_call) past the metadata: the call, its
@@ -446,6 +453,60 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
     };
 }
 
+/// Field names gRPC requests commonly carry, kept as constants.
+const COMMON_NAMES: &[&str] = &[
+    "content-type",
+    "te",
+    "user-agent",
+    "grpc-timeout",
+    "grpc-accept-encoding",
+    "grpc-encoding",
+    "accept-encoding",
+];
+
+/// Field values (and methods) gRPC requests commonly carry.
+const COMMON_VALUES: &[&str] = &[
+    "POST",
+    "application/grpc",
+    "trailers",
+    "identity,deflate,gzip",
+    "identity",
+    "gzip",
+];
+
+/// What the HTTP/2 server is told of gRPC: each call's deadline is
+/// `timeout` or its `grpc-timeout`, whichever is sooner; a body is the
+/// message and its 5-byte prefix, `max_body` at most.
+fn h2_options(timeout: Duration, max_body: usize) -> crate::h2::server::Options {
+    crate::h2::server::Options {
+        timeout,
+        max_body,
+        deadline: |request| request.header("grpc-timeout").and_then(grpc_timeout),
+        common: crate::h2::fields::Common {
+            names: COMMON_NAMES,
+            values: COMMON_VALUES,
+        },
+    }
+}
+
+/// `grpc-timeout` (`1S`, `200m`, …) as a duration.
+pub(crate) fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 /// The plain HTTP answer to a request that is not a gRPC call, as
 /// grpc-go's `ServeHTTP` gives it: `405` for a method other than POST,
 /// `415` for a content type other than `application/grpc[+codec]`, each
@@ -493,6 +554,18 @@ impl Handle<Connection> for Methods {
             exchange.response = refusal;
             return;
         }
+        if exchange.request.over_limit {
+            // Refused before any hook: the message was never read whole.
+            let status = Status::new(
+                Code::ResourceExhausted,
+                format!(
+                    "a request over {} bytes",
+                    self.0.max_message.saturating_add(5)
+                ),
+            );
+            answer(exchange, Answer::failed(status));
+            return;
+        }
         let served = self.0.serve_call(cx, exchange);
         answer(exchange, served);
     }
@@ -536,5 +609,24 @@ impl fmt::Debug for Server {
         f.debug_struct("Server")
             .field("methods", &paths)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grpc_timeout;
+    use std::time::Duration;
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(grpc_timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(grpc_timeout("9n"), Some(Duration::from_nanos(9)));
+        for bad in ["", "S", "123456789S", "5x", "-1S", "1.5S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad}");
+        }
     }
 }

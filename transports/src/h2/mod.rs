@@ -7,6 +7,8 @@
 //! response as it finishes; every breach of the RFC gets the connection or
 //! stream error it prescribes.
 
+pub(crate) mod conn;
+pub(crate) mod fields;
 pub(crate) mod frame;
 pub(crate) mod hpack;
 pub(crate) mod server;
@@ -23,10 +25,14 @@ pub struct Request {
     /// `:path`.
     pub path: String,
     /// The other fields, names in lower case, in order. The names and
-    /// values gRPC requests commonly carry are constants, not copies.
+    /// values the protocol above says are common are constants, not
+    /// copies.
     pub headers: Vec<(Field, Field)>,
     /// The DATA frames' bytes.
     pub body: Vec<u8>,
+    /// The body passed the server's limit: it was dropped and the request
+    /// handed over at once, for the service to refuse.
+    pub over_limit: bool,
 }
 
 impl Request {
@@ -45,35 +51,6 @@ pub type Field = std::borrow::Cow<'static, str>;
 /// A list of header fields: a constant one (`Cow::Borrowed`, no
 /// allocation) or built for the answer.
 pub type Fields = std::borrow::Cow<'static, [(Field, Field)]>;
-
-/// Field names gRPC requests commonly carry.
-const COMMON_NAMES: &[&str] = &[
-    "content-type",
-    "te",
-    "user-agent",
-    "grpc-timeout",
-    "grpc-accept-encoding",
-    "grpc-encoding",
-    "accept-encoding",
-];
-
-/// Field values (and methods) gRPC requests commonly carry.
-const COMMON_VALUES: &[&str] = &[
-    "POST",
-    "application/grpc",
-    "trailers",
-    "identity,deflate,gzip",
-    "identity",
-    "gzip",
-];
-
-/// `s` as a constant from `common` when it is one, else a copy.
-pub(crate) fn interned(s: &str, common: &[&'static str]) -> Field {
-    common
-        .iter()
-        .find(|c| **c == s)
-        .map_or_else(|| Field::Owned(s.to_owned()), |c| Field::Borrowed(c))
-}
 
 /// A response to write: headers, body, trailers. With an empty body and
 /// trailers given, the trailers go in the one HEADERS frame (gRPC's

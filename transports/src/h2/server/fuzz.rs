@@ -3,9 +3,10 @@
 
 use synkit_core::time::Duration;
 
-use super::{Connection, MAX_CONCURRENT_STREAMS, MAX_FRAME};
+use super::{Connection, MAX_CONCURRENT_STREAMS, Options, connection};
 use crate::engine::fuzz;
 use crate::h2::frame;
+use crate::h2::settings::DEFAULT_MAX_FRAME;
 
 /// Drives a connection through the preface and then `bytes`, the first
 /// eight of which choose the split sizes, answering every request; checks
@@ -17,15 +18,15 @@ pub(crate) fn fuzz_stream(bytes: &[u8]) {
     let mut wire = frame::PREFACE.to_vec();
     wire.extend_from_slice(rest);
     let max_body = 4096;
-    let mut c = Connection::new(Duration::from_secs(5), max_body);
+    let mut c = connection(Options::new(Duration::from_secs(5), max_body));
     let check = |c: &Connection| {
-        assert!(c.input.len() < 9 + MAX_FRAME, "input past one frame");
+        assert!(c.buffered() < 9 + DEFAULT_MAX_FRAME, "input past one frame");
         assert!(
-            c.streams.len() <= MAX_CONCURRENT_STREAMS as usize,
+            c.open_streams() <= MAX_CONCURRENT_STREAMS as usize,
             "too many streams"
         );
         assert!(
-            c.streams.values().all(|s| s.request.body.len() <= max_body),
+            c.streams().all(|(_, s)| s.request.body.len() <= max_body),
             "body past its limit"
         );
     };

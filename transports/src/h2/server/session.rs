@@ -1,7 +1,6 @@
-//! The connection as the engine drives it.
+//! The server connection as the engine drives it.
 
-use super::send::grpc_timeout;
-use super::{Connection, MAX_UNWRITTEN, Phase, State};
+use super::{Connection, MAX_UNWRITTEN, Serving};
 use crate::engine::parts::CreditGuard;
 use crate::engine::{Activity, Failure, Incoming, Now, Session, Timeout};
 use crate::h2::{Exchange, Response};
@@ -11,28 +10,25 @@ impl Session for Connection {
     type Part = Exchange;
 
     fn received(&mut self, bytes: &[u8], now: &Now) {
-        self.input.extend_from_slice(bytes);
-        self.read_frames(now.at);
+        self.receive(bytes, now.at);
     }
 
     fn read_closed(&mut self, _now: &Now) {
-        self.read_closed = true;
+        self.close_read();
         // Requests still arriving can never be whole: they are dropped, so
         // the connection closes once what is served is answered.
         let receiving: Vec<u32> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| matches!(s.state, State::Open { .. }))
-            .map(|(id, _)| *id)
+            .streams()
+            .filter(|(_, s)| matches!(s.serving, Serving::Receiving))
+            .map(|(id, _)| id)
             .collect();
         for id in receiving {
-            self.forget(id);
+            self.drop_stream(id);
         }
-        self.continuing = None;
     }
 
     fn take_cancelled(&mut self) -> Option<u32> {
-        self.cancelled.pop()
+        self.role.cancelled.pop()
     }
 
     fn cancel_on_read_close(&self) -> bool {
@@ -41,25 +37,24 @@ impl Session for Connection {
     }
 
     fn wants_read(&self) -> bool {
-        !self.read_closed && !self.broken() && self.unwritten() <= MAX_UNWRITTEN
+        !self.is_read_closed() && !self.broken() && self.unwritten() <= MAX_UNWRITTEN
     }
 
     fn next_request(&mut self, now: &Now) -> Option<Incoming<Exchange>> {
         if self.broken() {
             return None;
         }
-        while let Some(id) = self.ready.pop_front() {
-            let Some(stream) = self.streams.get_mut(&id) else {
+        while let Some(id) = self.role.ready.pop_front() {
+            let Some(stream) = self.stream(id) else {
                 continue;
             };
             let request = std::mem::take(&mut stream.request);
-            let held = std::mem::take(&mut stream.held);
-            self.give_back(held);
-            let mut timeout = self.timeout;
-            if let Some(t) = request.header("grpc-timeout").and_then(grpc_timeout) {
+            self.release_held(id);
+            let mut timeout = self.role.options.timeout;
+            if let Some(t) = (self.role.options.deadline)(&request) {
                 timeout = timeout.min(t);
             }
-            self.in_flight += 1;
+            self.role.in_flight += 1;
             return Some(Incoming {
                 id,
                 exchange: Exchange {
@@ -73,7 +68,7 @@ impl Session for Connection {
     }
 
     fn respond(&mut self, id: u32, exchange: Exchange, _now: &Now) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+        self.role.in_flight = self.role.in_flight.saturating_sub(1);
         self.answer(id, exchange);
     }
 
@@ -84,21 +79,20 @@ impl Session for Connection {
     }
 
     fn output(&self) -> &[u8] {
-        self.output.pending()
+        self.transmit()
     }
 
     fn wrote(&mut self, n: usize, _now: &Now) {
-        self.output.wrote(n);
+        self.transmitted(n);
     }
 
     fn activity(&self) -> Activity {
         let receiving = self
-            .streams
-            .values()
-            .any(|s| matches!(s.state, State::Open { .. }));
-        if !self.input.is_empty() || self.continuing.is_some() || receiving {
+            .streams()
+            .any(|(_, s)| matches!(s.serving, Serving::Receiving));
+        if self.mid_frame() || receiving {
             Activity::Reading
-        } else if self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty() {
+        } else if self.open_streams() == 0 && self.role.idle() {
             Activity::Idle
         } else {
             Activity::Serving
@@ -110,8 +104,7 @@ impl Session for Connection {
             Timeout::Read => b"read timeout",
             _ => b"idle",
         };
-        self.go_away(why);
-        self.phase = Phase::Broken;
+        self.close_now(why);
     }
 
     /// The server's SETTINGS, as every server connection opens, then
@@ -130,13 +123,7 @@ impl Session for Connection {
     }
 
     fn wants_close(&self) -> bool {
-        let idle = self.streams.is_empty() && self.in_flight == 0 && self.ready.is_empty();
-        let done = match self.phase {
-            Phase::Broken => true,
-            Phase::Draining { .. } => idle,
-            Phase::Preface | Phase::Settings | Phase::Open => self.read_closed && idle,
-        };
-        done && self.unwritten() == 0
+        self.finished(self.role.idle())
     }
 
     fn fail(exchange: &mut Exchange, failure: Failure) {

@@ -1,9 +1,12 @@
 //! The connection driven by hand: a client's bytes in, frames out.
 
+use synkit_core::time::{Duration, Instant};
+
 use super::*;
-use crate::engine::Incoming;
+use crate::engine::{Incoming, Now, Session};
 use crate::h2::Response;
-use crate::h2::frame::setting;
+use crate::h2::frame::{self, ErrorCode, flag, kind, setting};
+use crate::h2::hpack;
 
 fn now() -> Now {
     Now {
@@ -21,17 +24,35 @@ fn request_block(path: &str) -> Vec<u8> {
         (":path", path),
         (":authority", "x"),
         ("content-type", "application/grpc"),
-        ("grpc-timeout", "100m"),
+        ("x-timeout-ms", "100"),
     ] {
         hpack::encode_field(&mut b, n.as_bytes(), v.as_bytes());
     }
     b
 }
 
+/// Requests that ask for a deadline in `x-timeout-ms`.
+fn options() -> Options {
+    Options {
+        timeout: Duration::from_secs(5),
+        max_body: 1 << 20,
+        deadline: |r| {
+            r.header("x-timeout-ms")
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+        },
+        common: Common::default(),
+    }
+}
+
+fn new_connection() -> Connection {
+    connection(options())
+}
+
 /// A connection past the preface and the client's SETTINGS, its own
 /// opening frames read away.
 fn open() -> Connection {
-    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut c = new_connection();
     let mut hello = frame::PREFACE.to_vec();
     frame::put_settings(&mut hello, &[]);
     c.received(&hello, &now());
@@ -82,7 +103,7 @@ fn a_call_is_read_served_and_answered_within_the_window() {
     assert_eq!(incoming.id, 1);
     assert_eq!(incoming.exchange.request.path, "/pb.Add/Sum");
     assert_eq!(incoming.exchange.request.body, [0, 0, 0, 0, 2, 8, 1]);
-    // grpc-timeout 100m became the deadline.
+    // The deadline the request asked for (here `x-timeout-ms`).
     assert_eq!(
         incoming.deadline,
         now().at.saturating_add(Duration::from_millis(100))
@@ -119,7 +140,7 @@ fn a_call_is_read_served_and_answered_within_the_window() {
         (trailers.0, trailers.1 & flag::END_STREAM),
         (kind::HEADERS, flag::END_STREAM)
     );
-    assert!(c.streams.is_empty());
+    assert!(c.open_streams() == 0);
 }
 
 /// Bytes written by `f`.
@@ -209,7 +230,7 @@ fn connection_breakers() -> Vec<(&'static str, Vec<u8>, u32)> {
 fn connection_errors_get_goaway_with_the_rfcs_code() {
     for (what, bytes, code) in connection_breakers() {
         let mut c = if what == "no preface" {
-            Connection::new(Duration::from_secs(5), 1 << 20)
+            new_connection()
         } else {
             open()
         };
@@ -342,19 +363,6 @@ fn a_reset_stream_drops_its_answer_and_shutdown_says_goaway() {
 }
 
 #[test]
-fn grpc_timeouts_are_read_in_every_unit() {
-    assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
-    assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
-    assert_eq!(grpc_timeout("3S"), Some(Duration::from_secs(3)));
-    assert_eq!(grpc_timeout("250m"), Some(Duration::from_millis(250)));
-    assert_eq!(grpc_timeout("7u"), Some(Duration::from_micros(7)));
-    assert_eq!(grpc_timeout("9n"), Some(Duration::from_nanos(9)));
-    for bad in ["", "S", "123456789S", "5x", "-1S", "1.5S"] {
-        assert_eq!(grpc_timeout(bad), None, "{bad}");
-    }
-}
-
-#[test]
 fn the_fuzz_driver_survives_known_streams_and_random_ones() {
     // Every breaker above, in several splits.
     for (_, bytes, _) in connection_breakers() {
@@ -460,7 +468,7 @@ fn an_answer_in_parts_goes_out_as_it_comes_within_the_windows() {
         (out[1].0, out[1].1 & flag::END_STREAM),
         (kind::HEADERS, flag::END_STREAM)
     );
-    assert!(c.streams.is_empty());
+    assert!(c.open_streams() == 0);
     assert!(
         credit.is_closed(),
         "the finished stream let go of its credit"
@@ -485,7 +493,7 @@ fn a_reset_while_streaming_cancels_the_worker_and_closes_its_credit() {
     assert!(late.is_closed());
     c.respond(1, incoming.exchange, &now());
     assert!(frames(&mut c).is_empty());
-    assert!(c.streams.is_empty());
+    assert!(c.open_streams() == 0);
 }
 
 #[test]
@@ -502,7 +510,7 @@ fn a_stream_that_ends_without_trailers_or_bytes_still_ends() {
         (out[0].0, out[0].1, out[0].3.len()),
         (kind::DATA, flag::END_STREAM, 0)
     );
-    assert!(c.streams.is_empty());
+    assert!(c.open_streams() == 0);
 }
 
 /// A header block of `fields`, in order.
@@ -722,7 +730,7 @@ fn frames_in_flight_on_a_stream_we_reset_are_ignored() {
 fn an_answer_waits_for_window_and_keeps_its_stream_counted() {
     // h2spec's concurrency case: a client that gives no window holds each
     // answered stream open, and the one past the limit is refused.
-    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut c = new_connection();
     let mut hello = frame::PREFACE.to_vec();
     frame::put_settings(&mut hello, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
     c.received(&hello, &now());
@@ -764,7 +772,7 @@ fn an_answer_waits_for_window_and_keeps_its_stream_counted() {
 
 #[test]
 fn the_preface_must_be_followed_by_settings() {
-    let mut c = Connection::new(Duration::from_secs(5), 1 << 20);
+    let mut c = new_connection();
     let mut hello = frame::PREFACE.to_vec();
     frame::put_ping(&mut hello, false, [0; 8]);
     c.received(&hello, &now());

@@ -15,7 +15,10 @@ fn mixed() -> Mixed {
     let config = Arc::new(ServerConfig::default());
     Mixed::new(
         h1::Connection::new(config, Arc::new(Stats::default())),
-        h2::server::Connection::new(synkit_core::time::Duration::from_secs(5), 1 << 20),
+        h2::server::connection(h2::server::Options::new(
+            synkit_core::time::Duration::from_secs(5),
+            1 << 20,
+        )),
     )
 }
 
