@@ -138,10 +138,6 @@ impl Fields for RequestFields {
 
 /// A response's head or trailers as a client reads them.
 #[derive(Debug, Default)]
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 pub(crate) struct ResponseHead {
     /// `:status`; 0 in trailers.
     pub(crate) status: u16,
@@ -151,10 +147,6 @@ pub(crate) struct ResponseHead {
 
 /// A response's head or trailers being read (a client's).
 #[derive(Debug)]
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 pub(crate) struct ResponseFields {
     part: Part,
     common: Common,
@@ -164,10 +156,6 @@ pub(crate) struct ResponseFields {
     malformed: Option<&'static str>,
 }
 
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 impl ResponseFields {
     pub(crate) fn new(part: Part, common: Common) -> ResponseFields {
         ResponseFields {
@@ -239,10 +227,6 @@ fn text<'a>(name: &'a [u8], value: &'a [u8]) -> Result<(&'a str, &'a str), &'sta
 }
 
 /// A `:status`: three digits, 100 to 599.
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 fn status(value: &str) -> Result<u16, &'static str> {
     if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err("a :status that is not three digits");

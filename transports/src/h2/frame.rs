@@ -368,19 +368,6 @@ pub(crate) fn u32_payload(payload: &[u8]) -> Result<u32, ErrorCode> {
     Ok(u32::from_be_bytes(bytes))
 }
 
-/// SETTINGS parameters, each `(id, value)`.
-pub(crate) fn settings(payload: &[u8]) -> Result<impl Iterator<Item = (u16, u32)> + '_, ErrorCode> {
-    if !payload.len().is_multiple_of(6) {
-        return Err(ErrorCode::FrameSizeError);
-    }
-    Ok(payload.chunks_exact(6).map(|c| {
-        (
-            u16::from_be_bytes([c[0], c[1]]),
-            u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
-        )
-    }))
-}
-
 /// SETTINGS identifiers.
 pub(crate) mod setting {
     pub(crate) const HEADER_TABLE_SIZE: u16 = 0x1;
@@ -488,7 +475,7 @@ mod tests {
         put_window_update(&mut out, 3, 1 << 20);
         let (head, payload) = next(&out, 16_384).unwrap().unwrap();
         assert_eq!((head.kind, head.len, head.stream), (kind::SETTINGS, 6, 0));
-        assert_eq!(settings(payload).unwrap().collect::<Vec<_>>(), [(3, 100)]);
+        assert_eq!(Params(payload).iter().collect::<Vec<_>>(), [(3, 100)]);
         let out = &out[9 + head.len..];
         let (head, payload) = next(out, 16_384).unwrap().unwrap();
         assert_eq!(
@@ -507,7 +494,6 @@ mod tests {
             next(&[0, 0x40, 1, 0, 0, 0, 0, 0, 1], 16_384),
             Err(ErrorCode::FrameSizeError)
         );
-        assert_eq!(settings(&[0; 5]).err(), Some(ErrorCode::FrameSizeError));
         assert_eq!(u32_payload(&[0; 3]), Err(ErrorCode::FrameSizeError));
         // Padding longer than the frame.
         assert_eq!(

@@ -1,31 +1,31 @@
-//! The client's one HTTP/2 connection, shared by its calls: their streams,
-//! the flow-control windows both ways, and where each stream's frames go.
+//! The client's one HTTP/2 connection, shared by its calls: the shared
+//! HTTP/2 core in the client's role behind a lock, a reader thread that
+//! feeds it the server's bytes, and whoever has bytes to send writing
+//! them — one writer at a time, in the order the core made them.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use synkit_core::Context;
+use synkit_core::time::SystemClock;
 
 use super::super::{Code, Metadata, Status};
-use crate::h2::frame::{self, setting};
+use super::role::{Call, Calls};
+use crate::h2::conn::{self, Config, OpenError};
+use crate::h2::frame::ErrorCode;
 use crate::wait::{self, Ended};
 
-/// What one call's stream has gathered.
-#[derive(Default)]
-pub(super) struct Gathered {
-    pub(super) body: Vec<u8>,
-    pub(super) grpc_status: Option<String>,
-    pub(super) grpc_message: Option<String>,
-    pub(super) http_status: Option<String>,
-    pub(super) header: Metadata,
-    pub(super) trailer: Metadata,
-    /// A stream's DATA bytes read and not yet handed to its caller.
-    pub(super) owed: u32,
-}
+/// What the client announces: windows as the server's, and a header
+/// list as large as a reply's metadata may be.
+const CONFIG: Config = Config {
+    max_concurrent_streams: None,
+    initial_stream_window: 1 << 20,
+    connection_window: 4 << 20,
+    max_header_list: 64 << 10,
+};
 
 /// A successful call's reply body, with the answer's metadata.
 pub(super) struct Reply {
@@ -38,6 +38,7 @@ pub(super) struct Reply {
 pub(super) type Outcome = Result<Reply, Status>;
 
 /// Where a call's stream delivers what it reads.
+#[derive(Debug)]
 pub(super) enum Sink {
     /// A unary call: the whole answer, once.
     Whole(Sender<Outcome>),
@@ -71,35 +72,39 @@ impl Sink {
     }
 }
 
-/// The connection's shared state.
-pub(super) struct State {
-    /// Calls waiting, by stream id: where their outcome goes, what their
-    /// stream has gathered.
-    pub(super) calls: HashMap<u32, (Sink, Gathered)>,
-    pub(super) next_stream: u32,
-    pub(super) send_window: i64,
-    pub(super) stream_windows: HashMap<u32, i64>,
-    pub(super) peer_initial_window: i64,
-    pub(super) peer_max_frame: usize,
+/// The connection's state under its lock.
+pub(super) struct Shared {
+    pub(super) h2: conn::Connection<Calls>,
+    /// Someone is writing the core's output: others leave theirs to it.
+    writing: bool,
     /// Why the connection can take no new call, once it cannot.
     pub(super) closed: Option<String>,
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
 pub(super) struct Conn {
-    pub(super) writer: Mutex<TcpStream>,
-    pub(super) state: Mutex<State>,
-    /// Signalled when a window opens or the connection closes.
-    pub(super) window_open: Condvar,
+    socket: TcpStream,
+    pub(super) shared: Mutex<Shared>,
+    /// Signalled when a stream closes (a slot may be free) or the
+    /// connection does.
+    changed: Condvar,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub(super) fn forget(conn: &Conn, id: u32) {
-    let mut state = lock(&conn.state);
-    state.calls.remove(&id);
-    state.stream_windows.remove(&id);
+/// The core's clock: the system's.
+fn now() -> synkit_core::time::Instant {
+    SystemClock::from_std(Instant::now())
 }
 
 /// Waits for the answer until `until`, noticing cancellation.
@@ -111,139 +116,163 @@ pub(super) fn wait<T>(rx: &Receiver<T>, cx: &Context<'_>, until: Instant) -> Res
     })
 }
 
-/// Opens a stream with the request's HEADERS. Its id is taken and its
-/// HEADERS written under the writer's lock: ids reach the server in the
-/// order they were given, as HTTP/2 requires.
-pub(super) fn open_stream(conn: &Conn, sink: Sink, block: &[u8]) -> Result<u32, Status> {
-    let mut writer = lock(&conn.writer);
-    let (id, max_frame) = {
-        let mut state = lock(&conn.state);
-        if let Some(why) = &state.closed {
-            return Err(Status::new(Code::Unavailable, why.clone()));
+impl Conn {
+    /// Writes what the core has queued, unless someone else is: they
+    /// write it with theirs. Takes the lock's guard, and gives it back.
+    fn flush<'a>(&'a self, mut shared: MutexGuard<'a, Shared>) {
+        if shared.writing {
+            return;
         }
-        let id = state.next_stream;
-        state.next_stream += 2;
-        state.calls.insert(id, (sink, Gathered::default()));
-        let window = state.peer_initial_window;
-        state.stream_windows.insert(id, window);
-        (id, state.peer_max_frame)
-    };
-    let mut out = Vec::new();
-    frame::put_headers(&mut out, id, block, false, max_frame);
-    if let Err(e) = writer.write_all(&out) {
-        drop(writer);
-        forget(conn, id);
-        return Err(Status::new(
-            Code::Unavailable,
-            format!("the connection failed: {e}"),
-        ));
+        shared.writing = true;
+        loop {
+            let out = shared.h2.transmit().to_vec();
+            let n = out.len();
+            shared.h2.transmitted(n);
+            if n == 0 {
+                break;
+            }
+            drop(shared);
+            let written = (&self.socket).write_all(&out);
+            shared = lock(&self.shared);
+            if let Err(e) = written {
+                shared
+                    .closed
+                    .get_or_insert_with(|| format!("the connection failed: {e}"));
+                let _ = self.socket.shutdown(Shutdown::Both);
+                break;
+            }
+        }
+        shared.writing = false;
     }
-    Ok(id)
-}
 
-/// Writes the request's DATA within the flow-control windows, waiting for
-/// them to open (until `until`).
-pub(super) fn send_request(
-    conn: &Conn,
-    id: u32,
-    body: &[u8],
-    until: Instant,
-) -> Result<(), Status> {
-    let mut sent = 0;
-    while sent < body.len() || body.is_empty() {
-        let mut state = lock(&conn.state);
-        let room = loop {
-            if let Some(why) = &state.closed {
+    /// Opens a stream with the request's HEADERS and queues its body; the
+    /// core sends it as the windows allow. Waits (until `until`) while
+    /// the server's stream limit is reached.
+    pub(super) fn start(
+        &self,
+        sink: Sink,
+        block: &[u8],
+        body: &[u8],
+        until: Instant,
+    ) -> Result<u32, Status> {
+        let mut shared = lock(&self.shared);
+        let mut call = Call::new(sink);
+        let id = loop {
+            if let Some(why) = &shared.closed {
                 return Err(Status::new(Code::Unavailable, why.clone()));
             }
-            // Answered (or reset) before the request was all sent: the
-            // server wants no more of it, and the answer waits.
-            let Some(&stream) = state.stream_windows.get(&id) else {
-                return Ok(());
+            call = match shared.h2.open(block, false, call) {
+                Ok(id) => break id,
+                Err((OpenError::AtLimit, call)) => call,
+                Err((OpenError::GoingAway | OpenError::Exhausted, _)) => {
+                    let why = "the connection takes no new stream";
+                    shared.closed = Some(why.into());
+                    return Err(Status::new(Code::Unavailable, why));
+                }
             };
-            let room = state.send_window.min(stream);
-            if room > 0 || body.is_empty() {
-                break usize::try_from(room).unwrap_or(0);
-            }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Status::new(
                     Code::DeadlineExceeded,
-                    "no flow-control window in time",
+                    "no stream free in time",
                 ));
             }
-            state = conn
-                .window_open
-                .wait_timeout(state, left)
+            shared = self
+                .changed
+                .wait_timeout(shared, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         };
-        let n = room.min(state.peer_max_frame).min(body.len() - sent);
-        let n64 = i64::try_from(n).unwrap_or(i64::MAX);
-        state.send_window -= n64;
-        if let Some(w) = state.stream_windows.get_mut(&id) {
-            *w -= n64;
-        }
-        drop(state);
-        let mut out = Vec::new();
-        let end = sent + n == body.len();
-        frame::put_data(&mut out, id, &body[sent..sent + n], end);
-        write(conn, &out)?;
-        sent += n;
-        if body.is_empty() {
-            break;
+        shared.h2.send_data(id, body, true);
+        self.flush(shared);
+        Ok(id)
+    }
+
+    /// Resets stream `id` with CANCEL: its answer is no longer wanted.
+    pub(super) fn cancel(&self, id: u32) {
+        let mut shared = lock(&self.shared);
+        shared.h2.reset(id, ErrorCode::Cancel);
+        self.flush(shared);
+    }
+
+    /// Opens stream `id`'s window for `n` bytes its reader took.
+    pub(super) fn give_back(&self, id: u32, n: u32) {
+        let mut shared = lock(&self.shared);
+        shared.h2.release_stream(id, n);
+        self.flush(shared);
+    }
+
+    /// Reads the server's bytes into the core until the connection ends;
+    /// why it did.
+    fn read(&self, mut socket: TcpStream) -> String {
+        let mut buf = vec![0; 64 << 10];
+        loop {
+            let got = socket.read(&mut buf);
+            let mut shared = lock(&self.shared);
+            match got {
+                Ok(0) => return "the server closed the connection".into(),
+                Ok(n) => shared.h2.receive(&buf[..n], now()),
+                Err(e) => return format!("the connection failed: {e}"),
+            }
+            for id in std::mem::take(&mut shared.h2.role.refused) {
+                shared.h2.reset(id, ErrorCode::Cancel);
+            }
+            let broken = shared.h2.broken();
+            if shared.h2.going_away() && shared.closed.is_none() {
+                shared.closed = Some("the server is going away".into());
+            }
+            self.changed.notify_all();
+            self.flush(shared);
+            if broken {
+                return "the connection broke the HTTP/2 protocol".into();
+            }
         }
     }
-    Ok(())
 }
 
-pub(super) fn write(conn: &Conn, bytes: &[u8]) -> Result<(), Status> {
-    lock(&conn.writer)
-        .write_all(bytes)
-        .map_err(|e| Status::new(Code::Unavailable, format!("the connection failed: {e}")))
-}
-
+/// Connects to `addr` within `left`, with the client's preface and
+/// SETTINGS, and starts the reader.
 pub(super) fn dial(addr: SocketAddr, left: Duration) -> Result<Arc<Conn>, Status> {
     let unavailable = |e: std::io::Error| Status::new(Code::Unavailable, format!("{addr}: {e}"));
     let left = left.clamp(Duration::from_millis(1), Duration::from_secs(5));
-    let stream = TcpStream::connect_timeout(&addr, left).map_err(unavailable)?;
-    let _ = stream.set_nodelay(true);
-    let mut hello = frame::PREFACE.to_vec();
-    frame::put_settings(
-        &mut hello,
-        &[
-            (setting::ENABLE_PUSH, 0),
-            (setting::INITIAL_WINDOW_SIZE, 1 << 20),
-        ],
-    );
-    frame::put_window_update(&mut hello, 0, (4 << 20) - 65_535);
-    let mut writer = stream.try_clone().map_err(unavailable)?;
-    writer.write_all(&hello).map_err(unavailable)?;
+    let socket = TcpStream::connect_timeout(&addr, left).map_err(unavailable)?;
+    let _ = socket.set_nodelay(true);
+    let reader = socket.try_clone().map_err(unavailable)?;
     let conn = Arc::new(Conn {
-        writer: Mutex::new(writer),
-        state: Mutex::new(State {
-            calls: HashMap::new(),
-            next_stream: 1,
-            send_window: 65_535,
-            stream_windows: HashMap::new(),
-            peer_initial_window: 65_535,
-            peer_max_frame: 16_384,
+        socket,
+        shared: Mutex::new(Shared {
+            h2: conn::Connection::new(Calls::default(), CONFIG),
+            writing: false,
             closed: None,
         }),
-        window_open: Condvar::new(),
+        changed: Condvar::new(),
     });
-    let reader = conn.clone();
+    conn.flush(lock(&conn.shared));
+    let reading = Arc::clone(&conn);
     std::thread::Builder::new()
         .name("synkit-grpc-client".into())
         .spawn(move || {
-            let why = super::read::read(&reader, stream);
-            let mut state = lock(&reader.state);
-            state.closed = Some(why.clone());
-            for (_, (sink, _)) in state.calls.drain() {
-                sink.fail(Status::new(Code::Unavailable, why.clone()));
-            }
-            reader.window_open.notify_all();
+            let why = reading.read(reader);
+            let mut shared = lock(&reading.shared);
+            let why = shared.closed.get_or_insert(why).clone();
+            shared.h2.role.why = Some(why);
+            shared.h2.close_streams();
+            reading.changed.notify_all();
+            reading.flush(shared);
+            let _ = reading.socket.shutdown(Shutdown::Both);
         })
         .map_err(unavailable)?;
     Ok(conn)
+}
+
+impl Conn {
+    /// Closes the socket: the reader ends, and every call with it.
+    pub(super) fn shutdown(&self) {
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
+    /// Whether the connection takes new calls.
+    pub(super) fn open(&self) -> bool {
+        lock(&self.shared).closed.is_none()
+    }
 }

@@ -6,13 +6,12 @@
 //! reset with CANCEL).
 
 mod conn;
-mod read;
+mod role;
 mod stream;
 
 use std::fmt;
-use std::io::Write;
 use std::marker::PhantomData;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,9 +21,8 @@ use synkit_core::{Context, Endpoint};
 
 use super::metadata::{ClientAfter, ClientBefore};
 use super::{Code, MAX_MESSAGE, Metadata, Status, framed, unframe_message};
-use crate::h2::frame::{self, ErrorCode};
 use crate::h2::hpack;
-use conn::{Conn, Reply, Sink, dial, forget, lock, open_stream, send_request, wait};
+use conn::{Conn, Reply, Sink, dial, lock, wait};
 pub use stream::ResponseStream;
 
 /// A gRPC client of one server.
@@ -182,7 +180,7 @@ impl Client {
     fn connection(&self, left: Duration) -> Result<Arc<Conn>, Status> {
         let mut guard = lock(&self.conn);
         if let Some(conn) = guard.as_ref()
-            && lock(&conn.state).closed.is_none()
+            && conn.open()
         {
             return Ok(conn.clone());
         }
@@ -203,7 +201,7 @@ impl Client {
         let outcome = wait(&rx, cx, until);
         if outcome.is_err() {
             // No longer wanted: the server is told to stop.
-            cancel(&conn, id);
+            conn.cancel(id);
         }
         outcome?
     }
@@ -241,21 +239,9 @@ impl Client {
             let ms = left.as_millis().min(99_999_999).to_string() + "m";
             hpack::encode_field(&mut block, b"grpc-timeout", ms.as_bytes());
         }
-        let id = open_stream(&conn, sink, &block)?;
-        if let Err(status) = send_request(&conn, id, body, until) {
-            forget(&conn, id);
-            return Err(status);
-        }
+        let id = conn.start(sink, &block, body, until)?;
         Ok((conn, id, until))
     }
-}
-
-/// Resets stream `id` with CANCEL: its answer is no longer wanted.
-fn cancel(conn: &Conn, id: u32) {
-    let mut out = Vec::new();
-    frame::put_rst_stream(&mut out, id, ErrorCode::Cancel);
-    let _ = lock(&conn.writer).write_all(&out);
-    forget(conn, id);
 }
 
 /// One method of a [`Client`] as an endpoint.
@@ -277,7 +263,7 @@ impl<Req: Message, Resp: Message + Default> Endpoint<Req> for MethodEndpoint<Req
 impl Drop for Client {
     fn drop(&mut self) {
         if let Some(conn) = lock(&self.conn).take() {
-            let _ = lock(&conn.writer).shutdown(Shutdown::Both);
+            conn.shutdown();
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The receiving half of a server-streaming call.
 
-use std::io::Write;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,9 +9,8 @@ use prost::Message;
 use synkit_core::Context;
 
 use super::super::{Code, Metadata, Status, StreamSpan};
-use super::conn::{Conn, Event, lock, wait};
-use super::{Client, cancel};
-use crate::h2::frame;
+use super::Client;
+use super::conn::{Conn, Event, wait};
 
 /// Window bytes given back to the server in one `WINDOW_UPDATE`, at least:
 /// a sixteenth of the stream's 1 MiB window.
@@ -99,7 +97,7 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
 
     /// Stops the call where it is: the server is told, the span ends.
     fn abandon(&mut self, status: Status) -> Result<Resp, Status> {
-        cancel(&self.conn, self.id);
+        self.conn.cancel(self.id);
         self.ended = true;
         self.end_span(Some(&status));
         Err(status)
@@ -115,10 +113,8 @@ impl<'c, Resp: Message + Default> ResponseStream<'c, Resp> {
     fn give_back(&mut self, wire: u32) {
         self.owed = self.owed.saturating_add(wire);
         if self.owed >= GIVE_BACK {
-            let mut out = Vec::new();
-            frame::put_window_update(&mut out, self.id, self.owed);
+            self.conn.give_back(self.id, self.owed);
             self.owed = 0;
-            let _ = lock(&self.conn.writer).write_all(&out);
         }
     }
 }
@@ -160,7 +156,7 @@ impl<Resp: Message + Default> Iterator for ResponseStream<'_, Resp> {
 impl<Resp> Drop for ResponseStream<'_, Resp> {
     fn drop(&mut self) {
         if !self.ended {
-            cancel(&self.conn, self.id);
+            self.conn.cancel(self.id);
             let dropped = Status::new(Code::Cancelled, "the stream was dropped before its end");
             if let Some(span) = self.span.take() {
                 span.end(Some(&dropped));

@@ -155,10 +155,6 @@ pub(crate) enum Taken {
     /// Kept until a reader takes it ([`Connection::release_stream`]); the
     /// connection's window opens now. A client streaming answers to a slow
     /// reader does this: the server waits, not the connection.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
     HeldByStream,
 }
 
@@ -346,10 +342,6 @@ impl ResetBudget {
 
 /// Why a stream cannot be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 pub(crate) enum OpenError {
     /// The peer's `SETTINGS_MAX_CONCURRENT_STREAMS` are all in use.
     AtLimit,
@@ -499,10 +491,6 @@ impl<R: Role> Connection<R> {
     }
 
     /// Going away or broken: no new stream.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
     pub(crate) fn going_away(&self) -> bool {
         matches!(self.phase, Phase::Draining { .. } | Phase::Broken)
     }
@@ -520,15 +508,6 @@ impl<R: Role> Connection<R> {
         self.streams.len()
     }
 
-    /// The peer's settings in force.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
-    pub(crate) fn peer(&self) -> &PeerSettings {
-        &self.peer
-    }
-
     /// Stream `id`'s role state, if it is open.
     pub(crate) fn stream(&mut self, id: u32) -> Option<&mut R::Stream> {
         self.streams.get_mut(&id).map(|s| &mut s.role)
@@ -537,17 +516,6 @@ impl<R: Role> Connection<R> {
     /// Each open stream's id and role state.
     pub(crate) fn streams(&self) -> impl Iterator<Item = (u32, &R::Stream)> {
         self.streams.iter().map(|(id, s)| (*id, &s.role))
-    }
-
-    /// Whether the peer's side of stream `id` is still arriving.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
-    pub(crate) fn receiving(&self, id: u32) -> bool {
-        self.streams
-            .get(&id)
-            .is_some_and(|s| s.state.remote().is_some())
     }
 
     /// Starts going away: GOAWAY `NO_ERROR` with `why`, the streams open
@@ -574,10 +542,6 @@ impl<R: Role> Connection<R> {
     }
 
     /// Closes every stream, unprocessed: the connection is done with.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
     pub(crate) fn close_streams(&mut self) {
         let ids: Vec<u32> = self.streams.keys().copied().collect();
         for id in ids {

@@ -6,27 +6,20 @@ use super::{Closed, Connection, Half, OpenError, Outbox, Role, State, Stream};
 use crate::h2::frame::{self, ErrorCode};
 
 /// The highest stream id there is.
-#[allow(
-    dead_code,
-    reason = "for the client role, which the gRPC client takes next"
-)]
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 
 impl<R: Role> Connection<R> {
     /// Opens a stream of ours with its head, `block` (a client's request);
-    /// with `end_stream` when it has no body.
-    #[allow(
-        dead_code,
-        reason = "for the client role, which the gRPC client takes next"
-    )]
+    /// with `end_stream` when it has no body. Refused, the role's stream
+    /// comes back with why.
     pub(crate) fn open(
         &mut self,
         block: &[u8],
         end_stream: bool,
         role: R::Stream,
-    ) -> Result<u32, OpenError> {
+    ) -> Result<u32, (OpenError, R::Stream)> {
         if self.going_away() {
-            return Err(OpenError::GoingAway);
+            return Err((OpenError::GoingAway, role));
         }
         let ours = self
             .streams
@@ -38,11 +31,11 @@ impl<R: Role> Connection<R> {
             .max_concurrent_streams
             .is_some_and(|m| ours >= m as usize)
         {
-            return Err(OpenError::AtLimit);
+            return Err((OpenError::AtLimit, role));
         }
         let id = self.next_local;
         if id > MAX_STREAM_ID {
-            return Err(OpenError::Exhausted);
+            return Err((OpenError::Exhausted, role));
         }
         self.next_local += 2;
         frame::put_headers(&mut self.output, id, block, end_stream, self.peer.max_frame);
