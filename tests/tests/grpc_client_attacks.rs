@@ -187,3 +187,54 @@ fn a_server_that_goes_quiet_is_left_at_the_deadline() {
     );
     t.join().unwrap();
 }
+
+/// SETTINGS a server may not send (RFC 9113 §6.5.2) are the client's
+/// connection error: its calls fail at once with UNAVAILABLE, not at
+/// their deadline, and the client sends GOAWAY. (A MAX_FRAME_SIZE of 0
+/// once made a call spin past its deadline writing empty DATA frames.)
+#[test]
+fn a_server_with_impossible_settings_fails_its_calls_at_once() {
+    for (what, setting) in [
+        ("MAX_FRAME_SIZE 0", (5u16, 0u32)),
+        ("MAX_FRAME_SIZE past 2^24-1", (5, 1 << 24)),
+        ("INITIAL_WINDOW_SIZE past 2^31-1", (4, 1 << 31)),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut payload = setting.0.to_be_bytes().to_vec();
+            payload.extend_from_slice(&setting.1.to_be_bytes());
+            let mut hello = Vec::new();
+            frame(&mut hello, kind::SETTINGS, 0, 0, &payload);
+            s.write_all(&hello).unwrap();
+            // Everything the client sends, until it closes.
+            let mut got = Vec::new();
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = s.read_to_end(&mut got);
+            got
+        });
+        let client = Client::new(addr);
+        let root = Context::background();
+        let cx = root.with_timeout(synkit_core::time::Duration::from_secs(2));
+        let began = Instant::now();
+        let outcome = client.call::<_, SumReply>(&cx, "/pb.Add/Sum", &SumRequest { a: 1, b: 2 });
+        let took = began.elapsed();
+        let status = outcome.expect_err(what);
+        assert_eq!(status.code, Code::Unavailable, "{what}: {status:?}");
+        assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+        drop(client);
+        let got = server.join().unwrap();
+        // The client's GOAWAY (type 7) is among what it wrote.
+        let mut at = 24;
+        let mut goaway = false;
+        while got.len() >= at + 9 {
+            let len = usize::from(got[at]) << 16
+                | usize::from(got[at + 1]) << 8
+                | usize::from(got[at + 2]);
+            goaway |= got[at + 3] == 0x7;
+            at += 9 + len;
+        }
+        assert!(goaway, "{what}: the client said GOAWAY");
+    }
+}
