@@ -190,7 +190,7 @@ fn a_server_that_goes_quiet_is_left_at_the_deadline() {
 
 /// SETTINGS a server may not send (RFC 9113 §6.5.2) are the client's
 /// connection error: its calls fail at once with UNAVAILABLE, not at
-/// their deadline, and the client sends GOAWAY. (A MAX_FRAME_SIZE of 0
+/// their deadline, and the client sends GOAWAY. (A `MAX_FRAME_SIZE` of 0
 /// once made a call spin past its deadline writing empty DATA frames.)
 #[test]
 fn a_server_with_impossible_settings_fails_its_calls_at_once() {
