@@ -1,11 +1,9 @@
-//! HTTP/2 over cleartext with prior knowledge (h2c, RFC 9113), as much of
-//! it as gRPC needs, on the same engine as HTTP/1.1: a sans-IO connection
-//! state machine (`server::Connection`) that checks the preface, keeps
-//! SETTINGS, decodes header blocks (HEADERS + CONTINUATION), assembles
-//! requests from DATA, keeps connection- and stream-level flow control
-//! both ways, answers PING, honours `RST_STREAM` and GOAWAY, and writes each
-//! response as it finishes; every breach of the RFC gets the connection or
-//! stream error it prescribes.
+//! HTTP/2 over cleartext with prior knowledge (h2c, RFC 9113): frames
+//! (`frame`), HPACK (`hpack`), the peer's SETTINGS (`settings`) and the
+//! rules of a well-formed head (`fields`) under one sans-IO connection
+//! core both ends share (`conn`), with the server's role on the engine
+//! (`server`). Every breach of the RFC gets the connection or stream error
+//! it prescribes. What rides on HTTP/2 (gRPC) lives above it.
 
 pub(crate) mod conn;
 pub(crate) mod fields;

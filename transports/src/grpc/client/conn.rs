@@ -77,6 +77,8 @@ pub(super) struct Shared {
     pub(super) h2: conn::Connection<Calls>,
     /// Someone is writing the core's output: others leave theirs to it.
     writing: bool,
+    /// The writer's copy of the output, kept so writes allocate nothing.
+    spare: Vec<u8>,
     /// Why the connection can take no new call, once it cannot.
     pub(super) closed: Option<String>,
 }
@@ -124,11 +126,12 @@ impl Conn {
             return;
         }
         shared.writing = true;
+        let mut out = std::mem::take(&mut shared.spare);
         loop {
-            let out = shared.h2.transmit().to_vec();
-            let n = out.len();
-            shared.h2.transmitted(n);
-            if n == 0 {
+            out.clear();
+            out.extend_from_slice(shared.h2.transmit());
+            shared.h2.transmitted(out.len());
+            if out.is_empty() {
                 break;
             }
             drop(shared);
@@ -142,6 +145,7 @@ impl Conn {
                 break;
             }
         }
+        shared.spare = out;
         shared.writing = false;
     }
 
@@ -192,6 +196,8 @@ impl Conn {
     pub(super) fn cancel(&self, id: u32) {
         let mut shared = lock(&self.shared);
         shared.h2.reset(id, ErrorCode::Cancel);
+        // Its slot is free for a caller waiting on the stream limit.
+        self.changed.notify_all();
         self.flush(shared);
     }
 
@@ -209,6 +215,7 @@ impl Conn {
         loop {
             let got = socket.read(&mut buf);
             let mut shared = lock(&self.shared);
+            let (open, away) = (shared.h2.open_streams(), shared.h2.going_away());
             match got {
                 Ok(0) => return "the server closed the connection".into(),
                 Ok(n) => shared.h2.receive(&buf[..n], now()),
@@ -221,7 +228,11 @@ impl Conn {
             if shared.h2.going_away() && shared.closed.is_none() {
                 shared.closed = Some("the server is going away".into());
             }
-            self.changed.notify_all();
+            if shared.h2.open_streams() < open || shared.h2.going_away() != away {
+                // A stream slot came free, or no new one will: callers
+                // waiting to open one look again.
+                self.changed.notify_all();
+            }
             self.flush(shared);
             if broken {
                 return "the connection broke the HTTP/2 protocol".into();
@@ -243,6 +254,7 @@ pub(super) fn dial(addr: SocketAddr, left: Duration) -> Result<Arc<Conn>, Status
         shared: Mutex::new(Shared {
             h2: conn::Connection::new(Calls::default(), CONFIG),
             writing: false,
+            spare: Vec::new(),
             closed: None,
         }),
         changed: Condvar::new(),

@@ -463,7 +463,7 @@ impl<R: Role> Connection<R> {
         self.output.pending()
     }
 
-    /// `n` bytes of [`output`](Self::output) were written.
+    /// `n` bytes of [`transmit`](Self::transmit) were written.
     pub(crate) fn transmitted(&mut self, n: usize) {
         self.output.wrote(n);
     }

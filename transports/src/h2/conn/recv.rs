@@ -400,10 +400,8 @@ impl<R: Role> Connection<R> {
         }
         let taken = self.role.data(id, &mut stream.role, data);
         // Padding is nobody's to hold.
-        let (len, padding) = (
-            u32::try_from(data.len()).unwrap_or(flow_len),
-            flow_len.saturating_sub(u32::try_from(data.len()).unwrap_or(flow_len)),
-        );
+        let len = u32::try_from(data.len()).unwrap_or(flow_len);
+        let padding = flow_len - len;
         match taken {
             Taken::Done => {
                 self.release(flow_len);
