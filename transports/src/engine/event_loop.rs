@@ -498,7 +498,7 @@ where
                 let began = root.with_now(now.at);
                 let cx = began.with_deadline(deadline);
                 if cx.is_expired() {
-                    S::fail(&mut exchange, Failure::ExpiredInQueue);
+                    self.handler.fail(&mut exchange, Failure::ExpiredInQueue);
                 } else {
                     serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, &mut exchange);
                 }
@@ -535,7 +535,7 @@ where
                     Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
                         self.shared.stats.overloaded.fetch_add(1, Ordering::Relaxed);
                         let mut exchange = job.exchange;
-                        S::fail(&mut exchange, Failure::Overloaded);
+                        self.handler.fail(&mut exchange, Failure::Overloaded);
                         if let Some(c) = self.conns[i].as_mut() {
                             c.spare_cancel = Some(cancel);
                             c.session.respond(id, exchange, now);

@@ -226,8 +226,6 @@ pub(crate) trait Session: Send + 'static {
     fn shutdown(&mut self, now: &Now);
     /// Whether the socket should be closed now.
     fn wants_close(&self) -> bool;
-    /// Writes the engine's answer for `failure` into `exchange`.
-    fn fail(exchange: &mut Self::Exchange, failure: Failure);
 }
 
 /// Counters a running server keeps; read them with
@@ -281,6 +279,11 @@ pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
 
     /// Serves the request, writing its answer into `exchange`.
     fn handle(&self, cx: &Context<'_>, exchange: &mut S::Exchange);
+
+    /// Writes the engine's answer for `failure` into `exchange`, in the
+    /// terms of the protocol the requests are served in (HTTP's 503, a
+    /// gRPC status, a net/rpc error): the session only carries it.
+    fn fail(&self, exchange: &mut S::Exchange, failure: Failure);
 }
 
 /// Connections the kernel queues before we accept them.

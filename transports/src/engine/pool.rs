@@ -98,7 +98,7 @@ pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
             "endpoint panicked serving {}: {what}",
             handler.describe(exchange)
         );
-        S::fail(exchange, Failure::Panicked);
+        handler.fail(exchange, Failure::Panicked);
     }
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn work<S: Session, H: Handle<S>>(
                 .stats
                 .expired_in_queue
                 .fetch_add(1, Ordering::Relaxed);
-            S::fail(&mut exchange, Failure::ExpiredInQueue);
+            handler.fail(&mut exchange, Failure::ExpiredInQueue);
         } else if S::STREAMS {
             // The call may answer in parts, through the loop's mailbox.
             let mailbox: Arc<dyn Deliver<S::Part>> =

@@ -14,7 +14,7 @@ use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
 use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
-use crate::engine::{self, Handle, Running, Stats};
+use crate::engine::{self, Failure, Handle, Running, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Field, Fields, Response};
 use crate::http::server::ServerConfig;
@@ -568,6 +568,20 @@ impl Handle<Connection> for Methods {
         }
         let served = self.0.serve_call(cx, exchange);
         answer(exchange, served);
+    }
+
+    fn fail(&self, exchange: &mut Exchange, failure: Failure) {
+        // The status a gRPC client retries or reports: UNAVAILABLE can be
+        // tried elsewhere, DEADLINE_EXCEEDED and INTERNAL are final.
+        let status = match failure {
+            Failure::Overloaded => Status::new(Code::Unavailable, "server overloaded"),
+            Failure::ExpiredInQueue => Status::new(
+                Code::DeadlineExceeded,
+                "deadline passed before the call was served",
+            ),
+            Failure::Panicked => Status::new(Code::Internal, "the service failed"),
+        };
+        answer(exchange, Answer::failed(status));
     }
 }
 

@@ -388,8 +388,8 @@ mod tests {
     fn our_blocks_decode_and_rfc_examples_decode() {
         let mut block = Vec::new();
         encode_field(&mut block, b":status", b"200");
-        encode_field(&mut block, b"content-type", b"application/grpc");
-        encode_field(&mut block, b"grpc-status", b"0");
+        encode_field(&mut block, b"content-type", b"application/json");
+        encode_field(&mut block, b"x-checksum", b"0");
         encode_field(&mut block, b"x-long", &[b'a'; 300]);
         let mut got = Vec::new();
         BlockDecoder::new(4096)
@@ -399,7 +399,7 @@ mod tests {
             .unwrap();
         assert_eq!(got.len(), 4);
         assert_eq!(got[0], (b":status".to_vec(), b"200".to_vec()));
-        assert_eq!(got[2], (b"grpc-status".to_vec(), b"0".to_vec()));
+        assert_eq!(got[2], (b"x-checksum".to_vec(), b"0".to_vec()));
         assert_eq!(got[3].1.len(), 300);
     }
 

@@ -3,7 +3,8 @@
 //! rules of a well-formed head (`fields`) under one sans-IO connection
 //! core both ends share (`conn`), with the server's role on the engine
 //! (`server`). Every breach of the RFC gets the connection or stream error
-//! it prescribes. What rides on HTTP/2 (gRPC) lives above it.
+//! it prescribes. What rides on HTTP/2 lives above it and is not named
+//! here.
 
 pub(crate) mod conn;
 pub(crate) mod fields;
@@ -51,7 +52,7 @@ pub type Field = std::borrow::Cow<'static, str>;
 pub type Fields = std::borrow::Cow<'static, [(Field, Field)]>;
 
 /// A response to write: headers, body, trailers. With an empty body and
-/// trailers given, the trailers go in the one HEADERS frame (gRPC's
+/// trailers given, the trailers go in the one HEADERS frame (a
 /// "trailers-only" response).
 #[derive(Debug, Default)]
 pub struct Response {

@@ -13,7 +13,7 @@ use synkit_core::{Context, Endpoint};
 
 use super::gob;
 use super::session::{Call, Connection, Failed, Output, Params, answer};
-use crate::engine::{self, Handle, Running, Stats};
+use crate::engine::{self, Failure, Handle, Running, Stats};
 use crate::http::server::ServerConfig;
 
 type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, Failed> + Send + Sync>;
@@ -108,6 +108,15 @@ impl Handle<Connection> for Methods {
             None => Err(Failed::Call(missing(&self.0, &call.method))),
         };
         answer(call, outcome);
+    }
+
+    fn fail(&self, call: &mut Call, failure: Failure) {
+        let text = match failure {
+            Failure::Overloaded => "rpc: server overloaded",
+            Failure::ExpiredInQueue => "rpc: deadline passed before the call was served",
+            Failure::Panicked => "rpc: the service failed",
+        };
+        answer(call, Err(Failed::Call(text.to_owned())));
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use super::MAX_CALL;
 use super::gob::{self, Node, StreamIn, StreamOut};
-use crate::engine::{Activity, Failure, Incoming, Now, Outgoing, Session};
+use crate::engine::{Activity, Incoming, Now, Outgoing, Session};
 use synkit_core::time::Duration;
 
 /// Calls of one connection with the service at once, at most: Go serves
@@ -536,14 +536,5 @@ impl Session for Connection {
         let drained = self.broken || self.shutting_down || !self.call_waiting();
         let done = self.read_closed || self.broken || self.shutting_down;
         done && drained && self.in_flight == 0 && self.unwritten() == 0
-    }
-
-    fn fail(exchange: &mut Call, failure: Failure) {
-        let text = match failure {
-            Failure::Overloaded => "rpc: server overloaded",
-            Failure::ExpiredInQueue => "rpc: deadline passed before the call was served",
-            Failure::Panicked => "rpc: the service failed",
-        };
-        answer(exchange, Err(Failed::Call(text.to_owned())));
     }
 }

@@ -33,15 +33,15 @@ const MAX_HEADER_LIST: usize = 64 << 10;
 /// until the write timeout closes it.
 const MAX_UNWRITTEN: usize = 1 << 20;
 
-/// How a protocol on HTTP/2 (gRPC, or plain HTTP) wants its requests.
+/// How the protocol riding on HTTP/2 wants its requests.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Options {
     /// Each request's deadline, unless it asks for less.
     pub(crate) timeout: Duration,
     /// The most bytes one request body may have.
     pub(crate) max_body: usize,
-    /// The deadline a request asks for, if it does (gRPC's
-    /// `grpc-timeout`).
+    /// The deadline a request asks for in a field of the protocol above,
+    /// if it does.
     pub(crate) deadline: fn(&Request) -> Option<Duration>,
     /// Field names and values its requests commonly carry.
     pub(crate) common: Common,
@@ -166,7 +166,7 @@ impl Role for Server {
         }
         if stream.request.body.len() + data.len() > self.options.max_body {
             // Handed over at once, its body dropped, so the service can
-            // refuse it (gRPC's RESOURCE_EXHAUSTED, HTTP's 413); the rest
+            // refuse it in its protocol's terms; the rest
             // of it is read and dropped until the answer goes.
             stream.request.over_limit = true;
             stream.request.body = Vec::new();

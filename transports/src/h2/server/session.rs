@@ -2,7 +2,7 @@
 
 use super::{Connection, MAX_UNWRITTEN, Serving};
 use crate::engine::parts::CreditGuard;
-use crate::engine::{Activity, Failure, Incoming, Now, Session, Timeout};
+use crate::engine::{Activity, Incoming, Now, Session, Timeout};
 use crate::h2::{Exchange, Response};
 
 impl Session for Connection {
@@ -124,24 +124,5 @@ impl Session for Connection {
 
     fn wants_close(&self) -> bool {
         self.finished(self.role.idle())
-    }
-
-    fn fail(exchange: &mut Exchange, failure: Failure) {
-        // Answered as gRPC answers it: a trailers-only response.
-        let (code, message) = match failure {
-            Failure::Overloaded => ("14", "server overloaded"),
-            Failure::ExpiredInQueue => ("4", "deadline passed before the call was served"),
-            Failure::Panicked => ("13", "the service failed"),
-        };
-        exchange.response = Response {
-            status: 200,
-            headers: vec![("content-type".into(), "application/grpc".into())].into(),
-            body: Vec::new(),
-            trailers: vec![
-                ("grpc-status".into(), code.into()),
-                ("grpc-message".into(), message.into()),
-            ]
-            .into(),
-        };
     }
 }

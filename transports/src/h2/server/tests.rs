@@ -15,7 +15,7 @@ fn now() -> Now {
     }
 }
 
-/// A client's header block for a gRPC call on `path`.
+/// A client's header block for a call on `path`.
 fn request_block(path: &str) -> Vec<u8> {
     let mut b = Vec::new();
     for (n, v) in [
@@ -23,7 +23,7 @@ fn request_block(path: &str) -> Vec<u8> {
         (":scheme", "http"),
         (":path", path),
         (":authority", "x"),
-        ("content-type", "application/grpc"),
+        ("content-type", "application/json"),
         ("x-timeout-ms", "100"),
     ] {
         hpack::encode_field(&mut b, n.as_bytes(), v.as_bytes());
@@ -113,9 +113,9 @@ fn a_call_is_read_served_and_answered_within_the_window() {
     let mut exchange = incoming.exchange;
     exchange.response = Response {
         status: 200,
-        headers: vec![("content-type".into(), "application/grpc".into())].into(),
+        headers: vec![("content-type".into(), "application/json".into())].into(),
         body: vec![7; 100_000],
-        trailers: vec![("grpc-status".into(), "0".into())].into(),
+        trailers: vec![("x-checksum".into(), "0".into())].into(),
     };
     c.respond(1, exchange, &now());
     let sent: usize = frames(&mut c)
@@ -399,7 +399,7 @@ fn part(headers: bool, body: Vec<u8>) -> crate::h2::Exchange {
         response: Response {
             status: 200,
             headers: if headers {
-                vec![("content-type".into(), "application/grpc".into())].into()
+                vec![("content-type".into(), "application/json".into())].into()
             } else {
                 Vec::new().into()
             },
@@ -458,7 +458,7 @@ fn an_answer_in_parts_goes_out_as_it_comes_within_the_windows() {
         status: 200,
         headers: Vec::new().into(),
         body: vec![3; 10],
-        trailers: vec![("grpc-status".into(), "0".into())].into(),
+        trailers: vec![("x-checksum".into(), "0".into())].into(),
     };
     c.respond(1, end, &now());
     let out = frames(&mut c);
@@ -526,7 +526,7 @@ const CALL: [(&str, &str); 4] = [
     (":method", "POST"),
     (":scheme", "http"),
     (":path", "/a/b"),
-    ("content-type", "application/grpc"),
+    ("content-type", "application/json"),
 ];
 
 /// A call's fields with `extra` put at `at`.
@@ -694,7 +694,7 @@ fn data_on_a_stream_already_answered_is_stream_closed() {
     let mut incoming = c.next_request(&now()).unwrap();
     incoming.exchange.response = Response {
         status: 200,
-        trailers: vec![("grpc-status".into(), "0".into())].into(),
+        trailers: vec![("x-checksum".into(), "0".into())].into(),
         ..Response::default()
     };
     c.respond(1, incoming.exchange, &now());
@@ -742,7 +742,7 @@ fn an_answer_waits_for_window_and_keeps_its_stream_counted() {
         let mut incoming = c.next_request(&now()).unwrap();
         incoming.exchange.response = Response {
             status: 415,
-            body: b"not gRPC\n".to_vec(),
+            body: b"not here\n".to_vec(),
             ..Response::default()
         };
         c.respond(incoming.id, incoming.exchange, &now());
@@ -767,7 +767,7 @@ fn an_answer_waits_for_window_and_keeps_its_stream_counted() {
     );
     let data: Vec<_> = out.iter().filter(|f| f.0 == kind::DATA).collect();
     assert_eq!(data.len(), 1);
-    assert_eq!((data[0].2, data[0].3.as_slice()), (1, &b"not gRPC\n"[..]));
+    assert_eq!((data[0].2, data[0].3.as_slice()), (1, &b"not here\n"[..]));
 }
 
 #[test]

@@ -252,13 +252,6 @@ impl Session for Mixed {
             Protocol::Closed => true,
         }
     }
-
-    fn fail(exchange: &mut Either, failure: Failure) {
-        match exchange {
-            Either::Http(x) => h1::Connection::fail(x, failure),
-            Either::Grpc(x) => h2::server::Connection::fail(x, failure),
-        }
-    }
 }
 
 /// Serves each request with its protocol's handler.
@@ -279,6 +272,13 @@ impl<S: Service, G: Handle<h2::server::Connection>> Handle<Mixed> for MixedHandl
         match exchange {
             Either::Http(x) => self.http.handle(cx, x),
             Either::Grpc(x) => self.grpc.handle(cx, x),
+        }
+    }
+
+    fn fail(&self, exchange: &mut Either, failure: Failure) {
+        match exchange {
+            Either::Http(x) => self.http.fail(x, failure),
+            Either::Grpc(x) => self.grpc.fail(x, failure),
         }
     }
 }

@@ -50,7 +50,7 @@ use std::time::Duration;
 use synkit_core::Context;
 
 pub use crate::engine::Stats;
-use crate::engine::{self, Handle, Running};
+use crate::engine::{self, Failure, Handle, Running};
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
 pub use handler::{Handler, request};
@@ -100,6 +100,10 @@ impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
     fn handle(&self, cx: &Context<'_>, exchange: &mut h1::Exchange) {
         self.0
             .serve(cx, &mut exchange.request, &mut exchange.response);
+    }
+
+    fn fail(&self, exchange: &mut h1::Exchange, failure: Failure) {
+        reply::write_failure(&mut exchange.response, failure);
     }
 }
 

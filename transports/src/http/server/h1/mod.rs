@@ -67,7 +67,7 @@ use ::http::{Method, StatusCode, Version};
 use self::chunked::ChunkedDecoder;
 use self::parse::{Framing, Head, ParseError, find_head_end, parse_head_into};
 use self::write::{AfterReply, DateCache, ReplyShape, write_response};
-use super::reply::{write_error, write_failure};
+use super::reply::write_error;
 use super::{REQUEST_TIMEOUT_HEADER, ServerConfig};
 use crate::engine::{Activity, Incoming, Now, Session, Stats, Timeout};
 
@@ -515,10 +515,6 @@ impl Session for Connection {
             Phase::Closing => self.unwritten() == 0,
             _ => false,
         }
-    }
-
-    fn fail(exchange: &mut Exchange, failure: crate::engine::Failure) {
-        write_failure(&mut exchange.response, failure);
     }
 }
 

@@ -439,7 +439,7 @@ fn a_stale_or_unknown_answer_is_ignored() {
     let mut req = c.next_request(&at(0)).unwrap();
     c.respond(req.id + 1, Exchange::new(), &at(0));
     assert!(c.output().is_empty());
-    Connection::fail(&mut req.exchange, Failure::Overloaded);
+    crate::http::server::reply::write_failure(&mut req.exchange.response, Failure::Overloaded);
     c.respond(req.id, req.exchange, &at(0));
     let out = drain(&mut c, &at(0));
     assert_eq!(status_of(&out), 503);
