@@ -2,6 +2,8 @@
 //! blocks of literal fields, written byte by byte as RFC 9113 and RFC 7541
 //! lay them out.
 
+use std::process::Command;
+
 /// Frame types and flags the tests use.
 pub mod kind {
     /// DATA.
@@ -180,4 +182,46 @@ pub fn hello() -> Vec<u8> {
     let mut hello = PREFACE.to_vec();
     frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
     hello
+}
+
+/// Runs nghttp2's `h2load` with `args` and reads its summary: (done,
+/// succeeded, failed, errored) requests, the 2xx count, and all it printed.
+///
+/// # Panics
+///
+/// If h2load is missing or fails, or its summary cannot be read.
+pub fn h2load(args: &[&str]) -> ((u64, u64, u64, u64), u64, String) {
+    let out = Command::new("h2load")
+        .args(args)
+        .output()
+        .expect("run h2load (apt-get install nghttp2-client)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let number_before = |line: &str, word: &str| -> u64 {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words
+            .iter()
+            .position(|w| w.trim_end_matches(',') == word)
+            .unwrap_or_else(|| panic!("{word} in {line}"));
+        words[at - 1].parse().unwrap()
+    };
+    let requests = text
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .expect("h2load's requests line");
+    let codes = text
+        .lines()
+        .find(|l| l.starts_with("status codes:"))
+        .expect("h2load's status codes line");
+    let counts = (
+        number_before(requests, "done"),
+        number_before(requests, "succeeded"),
+        number_before(requests, "failed"),
+        number_before(requests, "errored"),
+    );
+    (counts, number_before(codes, "2xx"), text)
 }

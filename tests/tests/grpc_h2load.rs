@@ -3,49 +3,11 @@
 //! several connections, many streams at once, with small frames and
 //! windows, and counts every response it could not read as an error.
 
-use std::process::Command;
 use std::time::Duration;
 
 use synkit_examples::addsvc::Adder;
+use synkit_tests::h2::h2load;
 use synkit_transports::http::server::ServerConfig;
-
-/// h2load's summary line: (done, succeeded, failed, errored) requests,
-/// and the 2xx count.
-fn h2load(args: &[&str]) -> ((u64, u64, u64, u64), u64, String) {
-    let out = Command::new("h2load")
-        .args(args)
-        .output()
-        .expect("run h2load (apt-get install nghttp2-client)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let number_before = |line: &str, word: &str| -> u64 {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let at = words
-            .iter()
-            .position(|w| w.trim_end_matches(',') == word)
-            .unwrap_or_else(|| panic!("{word} in {line}"));
-        words[at - 1].parse().unwrap()
-    };
-    let requests = text
-        .lines()
-        .find(|l| l.starts_with("requests:"))
-        .expect("h2load's requests line");
-    let codes = text
-        .lines()
-        .find(|l| l.starts_with("status codes:"))
-        .expect("h2load's status codes line");
-    let counts = (
-        number_before(requests, "done"),
-        number_before(requests, "succeeded"),
-        number_before(requests, "failed"),
-        number_before(requests, "errored"),
-    );
-    (counts, number_before(codes, "2xx"), text)
-}
 
 #[test]
 fn h2load_reads_every_answer_on_many_streams() {

@@ -1,4 +1,4 @@
-//! HTTP/1.1 and gRPC on one port (`grpc::Server::bind_with_http`): curl,
+//! HTTP (1.1 and 2) and gRPC on one port (`grpc::Server::bind_with_http`): curl,
 //! Go kit's gRPC client, Python's grpcio, nghttp2's h2load and synkit's
 //! own client (a stream too) all served on the same listener, at once.
 
@@ -32,10 +32,11 @@ fn both() -> GrpcHandle {
         .unwrap()
 }
 
-fn curl_sum(addr: &str) -> String {
+fn curl_sum(addr: &str, http: &str) -> String {
     let out = Command::new("curl")
         .args([
             "-s",
+            http,
             "-XPOST",
             &format!("http://{addr}/sum"),
             "-d",
@@ -50,7 +51,12 @@ fn curl_sum(addr: &str) -> String {
 fn every_client_is_served_on_the_one_port() {
     let server = both();
     let addr = server.local_addr().to_string();
-    assert_eq!(curl_sum(&addr).trim(), r#"{"v":3}"#);
+    assert_eq!(curl_sum(&addr, "--http1.1").trim(), r#"{"v":3}"#);
+    // HTTP/2 that is not gRPC reaches the HTTP service too.
+    assert_eq!(
+        curl_sum(&addr, "--http2-prior-knowledge").trim(),
+        r#"{"v":3}"#
+    );
     // Go kit's gRPC client.
     let out = synkit_tests::gokit::run(
         "kitgrpc",
@@ -93,7 +99,9 @@ fn both_protocols_under_load_at_once() {
     let curls: Vec<_> = (0..4)
         .map(|_| {
             let addr = Arc::clone(&http);
-            std::thread::spawn(move || (0..25).all(|_| curl_sum(&addr).trim() == r#"{"v":3}"#))
+            std::thread::spawn(move || {
+                (0..25).all(|_| curl_sum(&addr, "--http1.1").trim() == r#"{"v":3}"#)
+            })
         })
         .collect();
     let out = Command::new("h2load")

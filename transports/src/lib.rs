@@ -31,7 +31,7 @@ pub(crate) mod engine;
 pub mod export;
 #[cfg(feature = "grpc")]
 pub mod grpc;
-#[cfg(feature = "grpc")]
+#[cfg(feature = "http-server")]
 pub mod h2;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;

@@ -8,8 +8,10 @@
 //! takes the complete requests it produces and runs them (inline on the loop
 //! thread, or on the [`pool`]), gives it their responses, writes what it
 //! wants written, fires its timer, and closes the socket when it says so.
-//! HTTP/1.1 is one such session; HTTP/2, net/rpc and NATS join the same loop
-//! as further sessions, each with its own request and response types.
+//! HTTP/1.1, HTTP/2 and net/rpc are such sessions, each with its own
+//! request and response types, and [`sniff`] makes one port's connections
+//! one of two sessions by their first bytes. (NATS is a client: its
+//! connection is its own thread, not a session.)
 //!
 //! # Several loops
 //!
@@ -39,6 +41,7 @@ pub(crate) mod event_loop;
 pub(crate) mod fuzz;
 pub(crate) mod parts;
 pub(crate) mod pool;
+pub(crate) mod sniff;
 pub(crate) mod timeouts;
 
 use std::io;

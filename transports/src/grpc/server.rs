@@ -282,6 +282,7 @@ impl Server {
     /// let both = Server::new().bind_with_http("127.0.0.1:8080", &ServerConfig::default(), hello)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[cfg(feature = "http-server")]
     pub fn bind_with_http<S: crate::http::server::Service>(
         self,
         addr: impl ToSocketAddrs,
@@ -292,12 +293,24 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
         let max_body = self.max_message.saturating_add(5);
-        let running = crate::http::server::mixed::start(
+        let mut options = h2_options(timeout, max_body);
+        // HTTP requests on this port keep their own deadline header.
+        options.deadline = |request| {
+            if is_grpc(request) {
+                request.header("grpc-timeout").and_then(grpc_timeout)
+            } else {
+                crate::http::server::h2_deadline(request)
+            }
+        };
+        let handler = WithHttp {
+            grpc: Methods(Arc::new(self)),
+            http: crate::http::server::HttpHandler(http),
+        };
+        let running = crate::http::server::start_with(
             &listener,
             &Arc::new(config.clone()),
-            http,
-            Methods(Arc::new(self)),
-            move || crate::h2::server::connection(h2_options(timeout, max_body)),
+            handler,
+            options,
         )?;
         Ok(GrpcHandle {
             local_addr,
@@ -486,6 +499,8 @@ fn h2_options(timeout: Duration, max_body: usize) -> crate::h2::server::Options 
             names: COMMON_NAMES,
             values: COMMON_VALUES,
         },
+        // gRPC's services read no `:authority`.
+        authority: false,
     }
 }
 
@@ -531,18 +546,84 @@ fn not_grpc(request: &crate::h2::Request) -> Option<Response> {
         let why = format!("invalid gRPC request method {:?}", &*request.method);
         return Some(refuse(405, why));
     }
-    let content_type = request.header("content-type").unwrap_or("");
-    let grpc = content_type
-        .strip_prefix("application/grpc")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']));
-    if grpc {
+    if is_grpc(request) {
         return None;
     }
+    let content_type = request.header("content-type").unwrap_or("");
     let why = format!("invalid gRPC request content-type {content_type:?}");
     Some(refuse(415, why))
 }
 
+/// Whether a request says it is gRPC: `application/grpc`, alone or with
+/// a `+codec` or parameters.
+fn is_grpc(request: &crate::h2::Request) -> bool {
+    request
+        .header("content-type")
+        .and_then(|ct| ct.strip_prefix("application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+}
+
 struct Methods(Arc<Server>);
+
+/// gRPC and an HTTP service on one port: HTTP/1.1 goes to the service,
+/// HTTP/2 by content-type (`application/grpc…` to gRPC, anything else to
+/// the service), as Go's `grpc.Server.ServeHTTP` beside a mux does.
+#[cfg(feature = "http-server")]
+struct WithHttp<S> {
+    grpc: Methods,
+    http: crate::http::server::HttpHandler<S>,
+}
+
+#[cfg(feature = "http-server")]
+impl<S: crate::http::server::Service> Handle<crate::http::server::Http1> for WithHttp<S> {
+    fn describe<'a>(
+        &self,
+        exchange: &'a <crate::http::server::Http1 as engine::Session>::Exchange,
+    ) -> impl fmt::Display + 'a {
+        Handle::<crate::http::server::Http1>::describe(&self.http, exchange)
+    }
+
+    fn handle(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
+    ) {
+        Handle::<crate::http::server::Http1>::handle(&self.http, cx, exchange);
+    }
+
+    fn fail(
+        &self,
+        exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
+        failure: Failure,
+    ) {
+        Handle::<crate::http::server::Http1>::fail(&self.http, exchange, failure);
+    }
+}
+
+#[cfg(feature = "http-server")]
+impl<S: crate::http::server::Service> Handle<Connection> for WithHttp<S> {
+    fn describe<'a>(&self, exchange: &'a Exchange) -> impl fmt::Display + 'a {
+        // One type for both: the path names a gRPC call, and an HTTP
+        // request's log line is its path too.
+        &exchange.request.path
+    }
+
+    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
+        if is_grpc(&exchange.request) {
+            self.grpc.handle(cx, exchange);
+        } else {
+            Handle::<Connection>::handle(&self.http, cx, exchange);
+        }
+    }
+
+    fn fail(&self, exchange: &mut Exchange, failure: Failure) {
+        if is_grpc(&exchange.request) {
+            self.grpc.fail(exchange, failure);
+        } else {
+            Handle::<Connection>::fail(&self.http, exchange, failure);
+        }
+    }
+}
 
 impl Handle<Connection> for Methods {
     fn describe<'a>(&self, exchange: &'a Exchange) -> impl fmt::Display + 'a {

@@ -26,7 +26,7 @@ impl Common {
 }
 
 /// `s` as a constant from `common` when it is one, else a copy.
-fn interned(s: &str, common: &[&'static str]) -> Field {
+pub(crate) fn interned(s: &str, common: &[&'static str]) -> Field {
     common
         .iter()
         .find(|c| **c == s)
@@ -50,6 +50,8 @@ const PSEUDO: [&str; 4] = [":method", ":scheme", ":path", ":authority"];
 pub(crate) struct RequestFields {
     part: Part,
     common: Common,
+    /// Whether `:authority` is kept.
+    authority: bool,
     request: Request,
     /// Which of [`PSEUDO`] were seen, one bit each.
     seen: u8,
@@ -60,10 +62,11 @@ pub(crate) struct RequestFields {
 }
 
 impl RequestFields {
-    pub(crate) fn new(part: Part, common: Common) -> RequestFields {
+    pub(crate) fn new(part: Part, common: Common, authority: bool) -> RequestFields {
         RequestFields {
             part,
             common,
+            authority,
             request: Request::default(),
             seen: 0,
             regular: false,
@@ -91,7 +94,9 @@ impl RequestFields {
             self.seen |= 1 << bit;
             match bit {
                 0 => self.request.method = self.common.value(value),
+                1 => self.request.scheme = interned(value, &["http", "https"]),
                 2 => value.clone_into(&mut self.request.path),
+                _ if self.authority => self.request.authority = Some(self.common.value(value)),
                 _ => {}
             }
             return Ok(());
@@ -289,7 +294,7 @@ mod tests {
     use super::*;
 
     fn read(fields: &[(&str, &str)]) -> Result<(Request, Option<u64>), &'static str> {
-        let mut r = RequestFields::new(Part::Head, Common::default());
+        let mut r = RequestFields::new(Part::Head, Common::default(), true);
         for (n, v) in fields {
             r.field(n.as_bytes(), v.as_bytes());
         }
@@ -382,7 +387,7 @@ mod tests {
     #[test]
     fn trailers_take_no_pseudo_headers() {
         let trailers = |fields: &[(&str, &str)]| {
-            let mut r = RequestFields::new(Part::Trailers, Common::default());
+            let mut r = RequestFields::new(Part::Trailers, Common::default(), true);
             for (n, v) in fields {
                 r.field(n.as_bytes(), v.as_bytes());
             }

@@ -21,8 +21,13 @@ pub use frame::ErrorCode;
 pub struct Request {
     /// `:method`.
     pub method: Field,
+    /// `:scheme`.
+    pub scheme: Field,
     /// `:path`.
     pub path: String,
+    /// `:authority`, when the request has one and the protocol above
+    /// keeps it.
+    pub authority: Option<Field>,
     /// The other fields, names in lower case, in order. The names and
     /// values the protocol above says are common are constants, not
     /// copies.

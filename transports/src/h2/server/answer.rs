@@ -25,8 +25,9 @@ impl Connection {
         }
         let mut block = std::mem::take(&mut self.role.block);
         header_block(&response, &mut block);
-        if response.body.is_empty() && !response.trailers.is_empty() {
-            // Trailers-only: one HEADERS frame.
+        if response.body.is_empty() {
+            // Trailers-only, or a head alone (204, 304, an answer to
+            // HEAD): one HEADERS frame.
             fields(&response.trailers, &mut block);
             self.send_headers(id, &block, true);
         } else {

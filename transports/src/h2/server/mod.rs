@@ -45,6 +45,9 @@ pub(crate) struct Options {
     pub(crate) deadline: fn(&Request) -> Option<Duration>,
     /// Field names and values its requests commonly carry.
     pub(crate) common: Common,
+    /// Whether requests keep their `:authority` (a copy per request, so
+    /// only for a protocol that reads it).
+    pub(crate) authority: bool,
 }
 
 impl Options {
@@ -57,6 +60,7 @@ impl Options {
             max_body,
             deadline: |_| None,
             common: Common::default(),
+            authority: true,
         }
     }
 }
@@ -140,7 +144,7 @@ impl Role for Server {
     type Fields = RequestFields;
 
     fn fields(&self, part: Part) -> RequestFields {
-        RequestFields::new(part, self.options.common)
+        RequestFields::new(part, self.options.common, self.options.authority)
     }
 
     fn opened(&mut self, _id: u32, request: Request, _end_stream: bool) -> ServerStream {

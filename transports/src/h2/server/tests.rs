@@ -42,6 +42,7 @@ fn options() -> Options {
                 .map(Duration::from_millis)
         },
         common: Common::default(),
+        authority: true,
     }
 }
 

@@ -33,10 +33,9 @@
 mod config;
 mod error;
 mod h1;
+mod h2;
 mod handler;
 mod json;
-#[cfg(feature = "grpc")]
-pub(crate) mod mixed;
 mod reply;
 mod router;
 mod service;
@@ -50,10 +49,17 @@ use std::time::Duration;
 use synkit_core::Context;
 
 pub use crate::engine::Stats;
+use crate::engine::sniff::{Both, Sniff};
 use crate::engine::{self, Failure, Handle, Running};
+use crate::h2::frame::PREFACE;
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
+pub(crate) use h2::deadline as h2_deadline;
 pub use handler::{Handler, request};
+
+/// The HTTP/1.1 session, for handlers that serve it beside another
+/// protocol.
+pub(crate) type Http1 = h1::Connection;
 pub use json::{decode_go_json, decode_json, encode_json, go_json, go_json_into};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
@@ -74,14 +80,35 @@ pub(crate) fn fuzz_connection(bytes: &[u8]) {
     h1::fuzz_stream(bytes);
 }
 
-/// An HTTP/1.1 server, configured and ready to [`bind`](Self::bind).
+/// An HTTP server, configured and ready to [`bind`](Self::bind): HTTP/1.1,
+/// and HTTP/2 for clients that open with its preface (h2c with prior
+/// knowledge), unless [`protocols`](Self::protocols) says otherwise.
 #[derive(Clone, Debug, Default)]
 pub struct Server {
     config: ServerConfig,
+    protocols: Protocols,
 }
 
-/// Serves HTTP/1.1 sessions' requests with a [`Service`].
-struct HttpHandler<S>(S);
+/// Which HTTP versions a server speaks on its port (Go's `http.Protocols`
+/// for a cleartext listener).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocols {
+    /// HTTP/1.1, and HTTP/2 for a connection that opens with HTTP/2's
+    /// preface: each connection's first bytes tell them apart, at no cost
+    /// to HTTP/1.1. Bytes that are not the preface are HTTP/1.1's, so a
+    /// mangled preface is answered as a malformed HTTP/1.1 request (400),
+    /// as Go's `h2c` handler answers it.
+    #[default]
+    Both,
+    /// HTTP/1.1 only: an HTTP/2 preface is a malformed request.
+    Http1,
+    /// HTTP/2 only (h2c with prior knowledge): a connection that opens
+    /// with anything but the preface gets a GOAWAY and is closed.
+    Http2,
+}
+
+/// Serves HTTP requests with a [`Service`], whichever HTTP carried them.
+pub(crate) struct HttpHandler<S>(pub(crate) S);
 
 /// A request named in a log line: its method and path.
 struct RequestLabel<'a>(&'a ::http::Request<Vec<u8>>);
@@ -110,7 +137,28 @@ impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
 impl Server {
     /// A server with `config`.
     pub fn new(config: ServerConfig) -> Server {
-        Server { config }
+        Server {
+            config,
+            protocols: Protocols::Both,
+        }
+    }
+
+    /// Speaks only `protocols` (both HTTP/1.1 and HTTP/2 unless told).
+    ///
+    /// ```no_run
+    /// use synkit_transports::http::server::{Protocols, Server, ServerConfig, service_fn};
+    ///
+    /// let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
+    /// // `curl --http2-prior-knowledge` and h2load, nothing else.
+    /// let h2c = Server::new(ServerConfig::default())
+    ///     .protocols(Protocols::Http2)
+    ///     .bind("127.0.0.1:8080", hello)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn protocols(mut self, protocols: Protocols) -> Server {
+        self.protocols = protocols;
+        self
     }
 
     /// Listens on `addr` and serves `service` on background threads until
@@ -126,22 +174,81 @@ impl Server {
         let listener = std::net::TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let config = Arc::new(self.config);
-        let stats = Arc::new(Stats::default());
-        let engine_config = config.engine("synkit-http");
-        let session_config = Arc::clone(&config);
-        let session_stats = Arc::clone(&stats);
-        let running = engine::start(
-            &listener,
-            engine_config,
-            stats,
-            HttpHandler(service),
-            move |_| h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats)),
-        )?;
+        let handler = HttpHandler(service);
+        let running = match self.protocols {
+            Protocols::Both => start(&listener, &config, handler)?,
+            Protocols::Http1 => {
+                let stats = Arc::new(Stats::default());
+                let session_stats = Arc::clone(&stats);
+                let session_config = Arc::clone(&config);
+                engine::start(
+                    &listener,
+                    config.engine("synkit-http"),
+                    stats,
+                    handler,
+                    move |_| {
+                        h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats))
+                    },
+                )?
+            }
+            Protocols::Http2 => {
+                let options = h2::options(&config);
+                engine::start(
+                    &listener,
+                    config.engine("synkit-http"),
+                    Arc::new(Stats::default()),
+                    handler,
+                    move |_| crate::h2::server::connection(options),
+                )?
+            }
+        };
         Ok(ServerHandle {
             local_addr,
             running,
         })
     }
+}
+
+/// Starts an engine on `listener` whose connections speak HTTP/1.1 or
+/// HTTP/2, each request served by `handler`: an HTTP service, or
+/// (`grpc::Server::bind_with_http`) a handler that also serves gRPC.
+pub(crate) fn start<H>(
+    listener: &std::net::TcpListener,
+    config: &Arc<ServerConfig>,
+    handler: H,
+) -> io::Result<Running>
+where
+    H: Handle<h1::Connection> + Handle<crate::h2::server::Connection>,
+{
+    start_with(listener, config, handler, h2::options(config))
+}
+
+/// [`start`], with HTTP/2 connections made with `options`.
+pub(crate) fn start_with<H>(
+    listener: &std::net::TcpListener,
+    config: &Arc<ServerConfig>,
+    handler: H,
+    options: crate::h2::server::Options,
+) -> io::Result<Running>
+where
+    H: Handle<h1::Connection> + Handle<crate::h2::server::Connection>,
+{
+    let stats = Arc::new(Stats::default());
+    let session_config = Arc::clone(config);
+    let session_stats = Arc::clone(&stats);
+    engine::start(
+        listener,
+        config.engine("synkit-http"),
+        stats,
+        Both(handler),
+        move |_| {
+            let http1 =
+                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats));
+            Sniff::new(http1, PREFACE, move || {
+                crate::h2::server::connection(options)
+            })
+        },
+    )
 }
 
 /// A running server: its address, its counters, and the way to stop it.

@@ -48,7 +48,6 @@ mod exchange;
 #[cfg(any(fuzzing, test))]
 mod fuzz;
 pub(crate) mod parse;
-mod version;
 pub(crate) mod write;
 
 pub(crate) use exchange::Exchange;
