@@ -21,7 +21,7 @@ use synkit_examples::stringsvc::transport::router;
 use synkit_tests::h2::{PREFACE, hello};
 use synkit_tests::wire::{assert_served, eventually, read_until_quiet};
 use synkit_transports::http::server::{Server, ServerClock, ServerConfig, Stats};
-use synkit_transports::netrpc::NetRpcServer;
+use synkit_transports::netrpc;
 
 const IDLE: Duration = Duration::from_secs(60);
 const READ: Duration = Duration::from_secs(10);
@@ -130,7 +130,7 @@ fn netrpc(workers: usize) -> Under {
     let clock = Arc::new(ManualClock::new());
     // `Big.Text(n)`: n bytes of text, to fill a peer that does not read.
     let text = endpoint_fn(|_: &Context<'_>, n: usize| Ok::<_, Error>("x".repeat(n.min(1 << 19))));
-    let server = NetRpcServer::new()
+    let server = netrpc::Server::new()
         .method("Big.Text", text)
         .bind("127.0.0.1:0", &config(&clock, workers))
         .unwrap();

@@ -15,9 +15,9 @@ use synkit_transports::http::Method;
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
-use synkit_transports::http::server::{Router, Server, ServerConfig, ServerHandle};
+use synkit_transports::http::server::{Handle, Router, Server, ServerConfig};
 
-fn synkit(router: Router) -> ServerHandle {
+fn synkit(router: Router) -> Handle {
     Server::new(ServerConfig::default())
         .bind("127.0.0.1:0", router)
         .expect("bind")

@@ -13,7 +13,7 @@ use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
 use synkit_tests::h2::{
     END_HEADERS, END_STREAM, Peer, block, frame, grpc_request, hello, kind, sum_call,
 };
-use synkit_transports::grpc::{Client, GrpcHandle};
+use synkit_transports::grpc::{Client, Handle};
 use synkit_transports::http::server::ServerConfig;
 
 const PING: u8 = 0x6;
@@ -26,7 +26,7 @@ const FRAME_SIZE_ERROR: u32 = 0x6;
 const COMPRESSION_ERROR: u32 = 0x9;
 const ENHANCE_YOUR_CALM: u32 = 0xb;
 
-fn server() -> GrpcHandle {
+fn server() -> Handle {
     synkit_examples::addsvc::grpc::server(Adder)
         .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap()
@@ -182,7 +182,7 @@ struct Attacked {
 }
 
 impl Attacked {
-    fn new(server: &GrpcHandle) -> Attacked {
+    fn new(server: &Handle) -> Attacked {
         Attacked {
             s: Peer::connect(server.local_addr(), &hello()),
             next: 1,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use synkit_examples::addsvc::Adder;
-use synkit_transports::grpc::GrpcHandle;
+use synkit_transports::grpc::Handle;
 use synkit_transports::http::server::ServerConfig;
 
 const CLIENT: &str = r#"
@@ -47,7 +47,7 @@ fn python(script: &str, addr: &str) -> Value {
     synkit_tests::grpcio::run(script, &[addr])
 }
 
-fn ours() -> GrpcHandle {
+fn ours() -> Handle {
     synkit_examples::addsvc::grpc::server(Adder)
         .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap()
@@ -342,7 +342,7 @@ fn a_call_the_client_gives_up_on_is_cancelled_in_the_server() {
 /// A server whose hooks speak metadata: the endpoint answers with the
 /// caller's `x-user`, the after hook sets a header and a trailer, a
 /// finalizer counts calls by code.
-fn hooked(finished: std::sync::Arc<std::sync::Mutex<Vec<(String, Code)>>>) -> GrpcHandle {
+fn hooked(finished: std::sync::Arc<std::sync::Mutex<Vec<(String, Code)>>>) -> Handle {
     use synkit_transports::grpc::{Metadata, metadata};
     let greet = synkit_core::endpoint::endpoint_fn(|cx: &Context<'_>, _: ConcatRequest| {
         let user = metadata(cx)

@@ -9,10 +9,10 @@ use std::time::Duration;
 use synkit_core::Context;
 use synkit_examples::addsvc::Adder;
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
-use synkit_transports::grpc::{Client, GrpcHandle, ServerStream, Status};
+use synkit_transports::grpc::{Client, Handle, ServerStream, Status};
 use synkit_transports::http::server::ServerConfig;
 
-fn both() -> GrpcHandle {
+fn both() -> Handle {
     let count = |_: &Context<'_>, r: SumRequest, out: &mut ServerStream<'_, SumReply>| {
         for v in 0..r.a {
             out.send(&SumReply {

@@ -12,7 +12,7 @@ use synkit_core::Context;
 use synkit_core::time::{ManualClock, SystemClock};
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
 use synkit_tests::registry::within;
-use synkit_transports::grpc::{Client, Code, GrpcHandle, Server, ServerStream, Status};
+use synkit_transports::grpc::{Client, Code, Handle, Server, ServerStream, Status};
 use synkit_transports::http::server::ServerConfig;
 
 /// `count(A, B)` as a Python server: what `/pb.Stream/Count` is in Go.
@@ -106,11 +106,11 @@ struct Seen {
     ended: Mutex<Vec<Code>>,
 }
 
-fn ours(seen: &Arc<Seen>) -> GrpcHandle {
+fn ours(seen: &Arc<Seen>) -> Handle {
     ours_with(seen, Server::new())
 }
 
-fn ours_with(seen: &Arc<Seen>, server: Server) -> GrpcHandle {
+fn ours_with(seen: &Arc<Seen>, server: Server) -> Handle {
     let seen = Arc::clone(seen);
     let count = move |_: &Context<'_>, r: SumRequest, out: &mut ServerStream<'_, SumReply>| {
         if let Some(header) = out.header() {

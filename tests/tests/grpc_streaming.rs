@@ -16,7 +16,7 @@ use synkit_core::Context;
 use synkit_examples::addsvc::grpc::{SumReply, SumRequest};
 use synkit_tests::grpcio;
 use synkit_tests::registry::within;
-use synkit_transports::grpc::{Code, GrpcHandle, Server, ServerStream, Status};
+use synkit_transports::grpc::{Code, Handle, Server, ServerStream, Status};
 use synkit_transports::http::server::ServerConfig;
 
 /// What the service saw: messages sent, and how each stream ended.
@@ -28,7 +28,7 @@ struct Seen {
 
 /// `/pb.Add/Count`: `a` replies `SumReply{v: i, err: <b bytes>}`, i from
 /// 0; a negative `b` fails the stream with `ABORTED` after `a` replies.
-fn server(seen: &Arc<Seen>, config: &ServerConfig) -> GrpcHandle {
+fn server(seen: &Arc<Seen>, config: &ServerConfig) -> Handle {
     let seen = Arc::clone(seen);
     let count = move |_: &Context<'_>, r: SumRequest, out: &mut ServerStream<'_, SumReply>| {
         if let Some(header) = out.header() {

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use synkit_tests::h2::h2load;
-use synkit_transports::http::server::{Protocols, Server, ServerConfig, ServerHandle, service_fn};
+use synkit_transports::http::server::{Handle, Protocols, Server, ServerConfig, service_fn};
 use synkit_transports::http::{Request, Response};
 
 /// An echo server on `config`.
-fn echo(config: ServerConfig) -> ServerHandle {
+fn echo(config: ServerConfig) -> Handle {
     Server::new(config)
         .bind("127.0.0.1:0", echo_service())
         .unwrap()
@@ -233,7 +233,7 @@ fn goaway_code(mut frames: &[u8]) -> Option<u32> {
 #[test]
 fn a_server_speaks_only_the_protocols_it_is_told() {
     const BAD_PREFACE: &[u8] = b"INVALID CONNECTION PREFACE\r\n\r\n";
-    let url = |s: &ServerHandle| format!("http://{}/", s.local_addr());
+    let url = |s: &Handle| format!("http://{}/", s.local_addr());
     // HTTP/2 only: a mangled preface is a connection error (h2spec 3.5/2):
     // GOAWAY (type 7) with PROTOCOL_ERROR (1), then the close.
     let h2 = Server::new(ServerConfig::default())

@@ -15,12 +15,12 @@ use synkit_core::time::ManualClock;
 use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::transport::router;
 use synkit_tests::wire::{assert_served, eventually, exchange, read_until_quiet};
-use synkit_transports::http::server::{Server, ServerClock, ServerConfig, ServerHandle};
+use synkit_transports::http::server::{Handle, Server, ServerClock, ServerConfig};
 
 const STATUS: &[u8] = b"HTTP/1.1 200 OK\r\n";
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
 
-fn stringsvc(workers: usize) -> ServerHandle {
+fn stringsvc(workers: usize) -> Handle {
     let config = ServerConfig {
         workers,
         event_loops: 1,

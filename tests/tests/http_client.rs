@@ -10,7 +10,7 @@ use synkit_core::{CancelToken, Context, Endpoint, Error};
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
-use synkit_transports::http::server::{Server, ServerConfig, ServerHandle, service_fn};
+use synkit_transports::http::server::{Handle, Server, ServerConfig, service_fn};
 use synkit_transports::http::{HeaderValue, Method, Request, Response, StatusCode};
 
 #[derive(serde::Serialize)]
@@ -25,7 +25,7 @@ struct Reply {
 
 /// Echoes `s` upper-cased; `/status/N` answers status N; `/slow` waits for
 /// the context to expire. Counts the requests it sees.
-fn server(seen: Arc<AtomicUsize>) -> ServerHandle {
+fn server(seen: Arc<AtomicUsize>) -> Handle {
     let answer = move |cx: &Context<'_>, req: &Request<Vec<u8>>| -> Response<Vec<u8>> {
         seen.fetch_add(1, Ordering::SeqCst);
         let path = req.uri().path().to_owned();
@@ -59,7 +59,7 @@ fn server(seen: Arc<AtomicUsize>) -> ServerHandle {
 }
 
 fn client(
-    server: &ServerHandle,
+    server: &Handle,
     path: &str,
 ) -> impl Endpoint<Ask, Response = Reply, Error = ClientError> + use<> {
     Client::new(

@@ -12,14 +12,12 @@ use synkit_core::time::ManualClock;
 use synkit_examples::stringsvc::Strings;
 use synkit_examples::stringsvc::transport::router;
 use synkit_tests::wire::{eventually, exchange, exchange_half_closed, read_until_quiet};
-use synkit_transports::http::server::{
-    Server, ServerClock, ServerConfig, ServerHandle, service_fn,
-};
+use synkit_transports::http::server::{Handle, Server, ServerClock, ServerConfig, service_fn};
 use synkit_transports::http::{Request, Response};
 
 const QUIET: Duration = Duration::from_millis(300);
 
-fn stringsvc(workers: usize) -> ServerHandle {
+fn stringsvc(workers: usize) -> Handle {
     let config = ServerConfig {
         workers,
         ..ServerConfig::default()
@@ -329,7 +327,7 @@ fn a_panicking_endpoint_gets_a_500_and_the_worker_survives() {
 /// A server with one worker that blocks on `/block` until `gate` is passed;
 /// `ran` counts the requests for other paths that reached the service.
 struct BlockedWorker {
-    server: ServerHandle,
+    server: Handle,
     gate: Arc<Barrier>,
     ran: Arc<AtomicUsize>,
     blocked: Arc<AtomicBool>,
@@ -392,7 +390,7 @@ fn in_background(
 }
 
 /// Waits until the server has read `n` requests.
-fn wait_for_requests(server: &ServerHandle, n: u64) {
+fn wait_for_requests(server: &Handle, n: u64) {
     assert!(
         eventually(Duration::from_secs(5), || server
             .stats()

@@ -21,10 +21,10 @@ use synkit_tests::gokit::{binary, free_addr};
 use synkit_tests::registry::within;
 use synkit_transports::http::server::ServerConfig;
 use synkit_transports::netrpc::gob::{Decoder, Encoder};
-use synkit_transports::netrpc::{Codec, NetRpcClient, NetRpcError, NetRpcHandle, NetRpcServer};
+use synkit_transports::netrpc::{self, Codec, Handle, NetRpcError};
 
-fn ours() -> NetRpcHandle {
-    NetRpcServer::new()
+fn ours() -> Handle {
+    netrpc::Server::new()
         .method("addsvc.Sum", sum_endpoint(Adder))
         .method("addsvc.Concat", concat_endpoint(Adder))
         .bind("127.0.0.1:0", &ServerConfig::default())
@@ -423,7 +423,7 @@ fn a_thousand_gob_calls_on_one_connection_are_all_answered_by_seq() {
 
     // synkit's client: 1 000 calls from 50 threads on its one connection.
     for codec in [Codec::Gob, Codec::GobHttp] {
-        let client = Arc::new(NetRpcClient::with_codec(server.local_addr(), codec));
+        let client = Arc::new(netrpc::Client::with_codec(server.local_addr(), codec));
         let sum = client.endpoint::<SumRequest, Reply<i64>>("addsvc.Sum");
         std::thread::scope(|scope| {
             for t in 0..50i64 {
@@ -445,7 +445,7 @@ fn a_thousand_gob_calls_on_one_connection_are_all_answered_by_seq() {
 fn synkits_gob_client_calls_gos_server_in_time() {
     for (name, codec) in [("gob", Codec::Gob), ("http", Codec::GobHttp)] {
         let (_go, go) = gos(name);
-        let client = Arc::new(NetRpcClient::with_codec(go, codec));
+        let client = Arc::new(netrpc::Client::with_codec(go, codec));
         let cx = Context::background();
         let sum = client
             .clone()
@@ -491,7 +491,7 @@ fn synkits_gob_client_calls_gos_server_in_time() {
         // A server that never answers (nor the CONNECT): the deadline ends
         // the call.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let quiet = NetRpcClient::with_codec(silent.local_addr().unwrap(), codec);
+        let quiet = netrpc::Client::with_codec(silent.local_addr().unwrap(), codec);
         let root = Context::background();
         let cx = root.with_timeout(synkit_core::time::Duration::from_millis(200));
         let started = std::time::Instant::now();

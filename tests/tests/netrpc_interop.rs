@@ -15,10 +15,10 @@ use synkit_tests::examples::Process;
 use synkit_tests::gokit::{binary, free_addr};
 use synkit_tests::registry::within;
 use synkit_transports::http::server::ServerConfig;
-use synkit_transports::netrpc::{NetRpcHandle, NetRpcServer};
+use synkit_transports::netrpc::{self, Handle};
 
-fn ours() -> NetRpcHandle {
-    NetRpcServer::new()
+fn ours() -> Handle {
+    netrpc::Server::new()
         .method("addsvc.Sum", sum_endpoint(Adder))
         .method("addsvc.Concat", concat_endpoint(Adder))
         .bind("127.0.0.1:0", &ServerConfig::default())
@@ -181,14 +181,14 @@ fn calls_sent_before_the_stream_ends_are_all_answered() {
 fn synkits_client_calls_gos_server_in_time_and_in_parallel() {
     use std::sync::Arc;
     use synkit_core::{Context, Endpoint};
-    use synkit_transports::netrpc::{NetRpcClient, NetRpcError};
+    use synkit_transports::netrpc::{self, NetRpcError};
 
     let go = free_addr();
     let _go = Process::start_command(
         Command::new(binary("kitnetrpc")).args(["-listen", &go.to_string()]),
     );
     assert!(within(Duration::from_secs(10), || TcpStream::connect(go).is_ok()));
-    let client = Arc::new(NetRpcClient::new(go));
+    let client = Arc::new(netrpc::Client::new(go));
     let cx = Context::background();
     let sum = client.clone().endpoint::<Value, Value>("addsvc.Sum");
     assert_eq!(
@@ -222,7 +222,7 @@ fn synkits_client_calls_gos_server_in_time_and_in_parallel() {
 
     // A server that never answers: the deadline ends the call.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let quiet = NetRpcClient::new(silent.local_addr().unwrap());
+    let quiet = netrpc::Client::new(silent.local_addr().unwrap());
     let root = Context::background();
     let cx = root.with_timeout(synkit_core::time::Duration::from_millis(200));
     let started = std::time::Instant::now();

@@ -19,7 +19,7 @@ use synkit_examples::addsvc::Adder;
 use synkit_examples::addsvc::transport::{concat_endpoint, router, sum_endpoint};
 use synkit_examples::{addsvc, cli};
 use synkit_transports::http::server::Server;
-use synkit_transports::netrpc::NetRpcServer;
+use synkit_transports::netrpc;
 
 fn main() {
     let args = cli::parse_for("127.0.0.1:8081");
@@ -41,7 +41,7 @@ fn main() {
     });
     let netrpc = cli::listen_addr(args.netrpc_addr.as_deref(), Some("127.0.0.1:8085"));
     let _netrpc = netrpc.map(|addr| {
-        let server = NetRpcServer::new()
+        let server = netrpc::Server::new()
             .method("addsvc.Sum", sum_endpoint(Adder))
             .method("addsvc.Concat", concat_endpoint(Adder))
             .bind(addr.as_str(), &args.config)

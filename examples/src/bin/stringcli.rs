@@ -34,7 +34,7 @@ use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
 use synkit_transports::nats::{Connection, Options, Publisher};
-use synkit_transports::netrpc::{Codec, NetRpcClient};
+use synkit_transports::netrpc::{self, Codec};
 
 /// Every method's answer: the value, and the service's error if any.
 #[derive(Debug, Deserialize)]
@@ -124,7 +124,7 @@ fn netrpc(cx: &Context<'_>, addr: &str, codec: Codec, call: &Call<'_>) -> Result
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("not an address: {addr:?}"))?;
-    let client = Arc::new(NetRpcClient::with_codec(addr, codec));
+    let client = Arc::new(netrpc::Client::with_codec(addr, codec));
     let out = match call {
         Call::Uppercase(s) => client.call(cx, "StringService.Uppercase", &Text { s }),
         Call::Count(s) => client.call(cx, "StringService.Count", &Text { s }),

@@ -6,8 +6,8 @@
 //! the load).
 
 use synkit_transports::jsonrpc::{JsonRpcError, Server};
-use synkit_transports::nats::{Connection, NatsError, Serving, Subscriber};
-use synkit_transports::netrpc::NetRpcServer;
+use synkit_transports::nats::{self, Connection, NatsError, Subscriber};
+use synkit_transports::netrpc;
 
 use super::endpoints::count_endpoint;
 use super::transport::uppercase_reply_endpoint;
@@ -27,8 +27,8 @@ pub fn jsonrpc_server<S: StringService + Clone + Send + Sync + 'static>(svc: S) 
 }
 
 /// `StringService.Uppercase` and `StringService.Count` as net/rpc methods.
-pub fn netrpc_server<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> NetRpcServer {
-    NetRpcServer::new()
+pub fn netrpc_server<S: StringService + Clone + Send + Sync + 'static>(svc: S) -> netrpc::Server {
+    netrpc::Server::new()
         .method(
             "StringService.Uppercase",
             uppercase_reply_endpoint(svc.clone()),
@@ -42,7 +42,7 @@ pub fn serve_nats<S: StringService + Clone + Send + Sync + 'static>(
     svc: S,
     conn: &Connection,
     workers: usize,
-) -> Result<[Serving; 2], NatsError> {
+) -> Result<[nats::Handle; 2], NatsError> {
     let upper = Subscriber::json(uppercase_reply_endpoint(svc.clone())).serve(
         conn,
         "stringsvc.uppercase",

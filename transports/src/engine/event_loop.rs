@@ -22,7 +22,7 @@ use synkit_core::{CancelToken, Context};
 
 use super::pool::{Done, Job, Mailbox, Reply, serve_guarded};
 use super::timeouts::{Clocks, Timeout};
-use super::{Failure, Handle, Incoming, Now, Session, Shared};
+use super::{Failure, Incoming, Now, Serve, Session, Shared};
 
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 pub(crate) const WAKER: Token = Token(usize::MAX - 2);
@@ -125,7 +125,7 @@ pub(crate) struct EventLoop<S: Session, H, F> {
 impl<S, H, F> EventLoop<S, H, F>
 where
     S: Session,
-    H: Handle<S>,
+    H: Serve<S>,
     F: FnMut(Instant) -> S,
 {
     pub(crate) fn new(

@@ -39,6 +39,7 @@
 pub(crate) mod event_loop;
 #[cfg(any(test, fuzzing))]
 pub(crate) mod fuzz;
+mod handle;
 pub(crate) mod parts;
 pub(crate) mod pool;
 pub(crate) mod sniff;
@@ -54,6 +55,7 @@ use mio::{Interest, Poll, Waker};
 use synkit_core::Context;
 use synkit_core::time::{Clock, Instant};
 
+pub use handle::Handle;
 pub(crate) use timeouts::Activity;
 pub(crate) use timeouts::Timeout;
 
@@ -232,7 +234,7 @@ pub(crate) trait Session: Send + 'static {
 }
 
 /// Counters a running server keeps; read them with
-/// [`ServerHandle::stats`](crate::http::server::ServerHandle::stats).
+/// [`Handle::stats`](crate::engine::Handle::stats).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Connections accepted.
@@ -275,7 +277,7 @@ impl Stats {
 
 /// What a session's requests are served by: the bridge from a protocol's
 /// request type to the user's service.
-pub(crate) trait Handle<S: Session>: Send + Sync + 'static {
+pub(crate) trait Serve<S: Session>: Send + Sync + 'static {
     /// What a log line names a request by, should its service panic: read
     /// only then, from the exchange the panic left behind.
     fn describe<'a>(&self, exchange: &'a S::Exchange) -> impl std::fmt::Display + 'a;
@@ -334,7 +336,7 @@ pub(crate) struct Running {
 impl Running {
     /// Stops accepting, lets what has begun finish for up to `grace`, then
     /// cancels the rest and joins every thread.
-    pub(crate) fn shutdown(self, grace: Duration) {
+    pub(crate) fn shutdown(&mut self, grace: Duration) {
         let nanos = u64::try_from(grace.as_nanos()).unwrap_or(u64::MAX);
         self.shared.grace_nanos.store(nanos, Ordering::Release);
         self.shared.shutting_down.store(true, Ordering::Release);
@@ -344,11 +346,17 @@ impl Running {
         self.wait();
     }
 
-    /// Blocks until every thread has ended.
-    pub(crate) fn wait(self) {
-        for t in self.threads {
+    /// Blocks until every thread has ended. Once they have, shutting
+    /// down again does nothing.
+    pub(crate) fn wait(&mut self) {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+
+    /// Whether its threads have all been joined.
+    fn ended(&self) -> bool {
+        self.threads.is_empty()
     }
 }
 
@@ -364,7 +372,7 @@ pub(crate) fn start<S, H, F>(
 ) -> io::Result<Running>
 where
     S: Session,
-    H: Handle<S>,
+    H: Serve<S>,
     F: Fn(Instant) -> S + Clone + Send + 'static,
 {
     listener.set_nonblocking(true)?;

@@ -12,7 +12,7 @@ use synkit_core::time::Clock;
 use synkit_core::{CancelToken, Context};
 
 use super::parts::{CreditGuard, Deliver, Parts};
-use super::{Failure, Handle, Session, Shared};
+use super::{Failure, Serve, Session, Shared};
 
 /// A request on its way to a worker.
 pub(crate) struct Job<X> {
@@ -81,7 +81,7 @@ impl<X> Mailbox<X> {
 
 /// Serves the exchange's request under `cx`, turning a panic into the
 /// session's 500-like answer, counted and logged with what the request was.
-pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
+pub(crate) fn serve_guarded<S: Session, H: Serve<S>>(
     shared: &Shared,
     handler: &H,
     cx: &Context<'_>,
@@ -103,7 +103,7 @@ pub(crate) fn serve_guarded<S: Session, H: Handle<S>>(
 }
 
 /// One worker: runs jobs until every loop has dropped the queue.
-pub(crate) fn work<S: Session, H: Handle<S>>(
+pub(crate) fn work<S: Session, H: Serve<S>>(
     shared: &Shared,
     handler: &H,
     jobs: &Receiver<Job<S::Exchange>>,

@@ -16,7 +16,7 @@ use synkit_core::Context;
 use synkit_core::time::Instant;
 
 use super::parts::CreditGuard;
-use super::{Activity, Failure, Handle, Incoming, Now, Session, Timeout};
+use super::{Activity, Failure, Incoming, Now, Serve, Session, Timeout};
 
 #[cfg(all(test, feature = "http-server"))]
 mod tests;
@@ -340,34 +340,34 @@ where
 /// nested in a `Sniff`.)
 pub(crate) struct Both<H>(pub(crate) H);
 
-impl<A, B, M, H> Handle<Sniff<A, B, M>> for Both<H>
+impl<A, B, M, H> Serve<Sniff<A, B, M>> for Both<H>
 where
     A: Session,
     B: Session,
     M: FnOnce() -> B + Send + 'static,
-    H: Handle<A> + Handle<B>,
+    H: Serve<A> + Serve<B>,
 {
     fn describe<'a>(
         &self,
         exchange: &'a Either<A::Exchange, B::Exchange>,
     ) -> impl fmt::Display + 'a {
         match exchange {
-            Either::First(x) => Either::First(<H as Handle<A>>::describe(&self.0, x)),
-            Either::Second(x) => Either::Second(<H as Handle<B>>::describe(&self.0, x)),
+            Either::First(x) => Either::First(<H as Serve<A>>::describe(&self.0, x)),
+            Either::Second(x) => Either::Second(<H as Serve<B>>::describe(&self.0, x)),
         }
     }
 
     fn handle(&self, cx: &Context<'_>, exchange: &mut Either<A::Exchange, B::Exchange>) {
         match exchange {
-            Either::First(x) => <H as Handle<A>>::handle(&self.0, cx, x),
-            Either::Second(x) => <H as Handle<B>>::handle(&self.0, cx, x),
+            Either::First(x) => <H as Serve<A>>::handle(&self.0, cx, x),
+            Either::Second(x) => <H as Serve<B>>::handle(&self.0, cx, x),
         }
     }
 
     fn fail(&self, exchange: &mut Either<A::Exchange, B::Exchange>, failure: Failure) {
         match exchange {
-            Either::First(x) => <H as Handle<A>>::fail(&self.0, x, failure),
-            Either::Second(x) => <H as Handle<B>>::fail(&self.0, x, failure),
+            Either::First(x) => <H as Serve<A>>::fail(&self.0, x, failure),
+            Either::Second(x) => <H as Serve<B>>::fail(&self.0, x, failure),
         }
     }
 }

@@ -15,9 +15,10 @@ mod status;
 mod stream;
 mod trace;
 
+pub use crate::engine::Handle;
 pub use client::{Client, MethodEndpoint, ResponseStream};
 pub use metadata::{Metadata, metadata};
-pub use server::{GrpcHandle, Server};
+pub use server::Server;
 pub use status::{Code, Status, ToStatus};
 pub use stream::ServerStream;
 pub use trace::{ClientTrace, ServerTrace, StreamSpan};

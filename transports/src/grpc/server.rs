@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
 use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
-use crate::engine::{self, Failure, Handle, Running, Stats};
+use crate::engine::{self, Failure, Handle, Serve, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Field, Fields, Response};
 use crate::http::server::ServerConfig;
@@ -249,7 +249,7 @@ impl Server {
 
     /// Serves on `addr` with `config`'s threads and limits; each call gets
     /// `request_timeout`, or less if its `grpc-timeout` says so.
-    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<GrpcHandle> {
+    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<Handle> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
@@ -262,10 +262,7 @@ impl Server {
             Methods(Arc::new(self)),
             move |_| crate::h2::server::connection(h2_options(timeout, max_body)),
         )?;
-        Ok(GrpcHandle {
-            local_addr,
-            running,
-        })
+        Ok(engine::Handle::new(local_addr, running))
     }
 
     /// Serves gRPC and, on the same port, HTTP/1.1 with `http`: each
@@ -288,7 +285,7 @@ impl Server {
         addr: impl ToSocketAddrs,
         config: &ServerConfig,
         http: S,
-    ) -> io::Result<GrpcHandle> {
+    ) -> io::Result<Handle> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
@@ -312,10 +309,7 @@ impl Server {
             handler,
             options,
         )?;
-        Ok(GrpcHandle {
-            local_addr,
-            running,
-        })
+        Ok(engine::Handle::new(local_addr, running))
     }
 
     /// Serves one call: hooks, then the method, then hooks.
@@ -575,12 +569,12 @@ struct WithHttp<S> {
 }
 
 #[cfg(feature = "http-server")]
-impl<S: crate::http::server::Service> Handle<crate::http::server::Http1> for WithHttp<S> {
+impl<S: crate::http::server::Service> Serve<crate::http::server::Http1> for WithHttp<S> {
     fn describe<'a>(
         &self,
         exchange: &'a <crate::http::server::Http1 as engine::Session>::Exchange,
     ) -> impl fmt::Display + 'a {
-        Handle::<crate::http::server::Http1>::describe(&self.http, exchange)
+        Serve::<crate::http::server::Http1>::describe(&self.http, exchange)
     }
 
     fn handle(
@@ -588,7 +582,7 @@ impl<S: crate::http::server::Service> Handle<crate::http::server::Http1> for Wit
         cx: &Context<'_>,
         exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
     ) {
-        Handle::<crate::http::server::Http1>::handle(&self.http, cx, exchange);
+        Serve::<crate::http::server::Http1>::handle(&self.http, cx, exchange);
     }
 
     fn fail(
@@ -596,12 +590,12 @@ impl<S: crate::http::server::Service> Handle<crate::http::server::Http1> for Wit
         exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
         failure: Failure,
     ) {
-        Handle::<crate::http::server::Http1>::fail(&self.http, exchange, failure);
+        Serve::<crate::http::server::Http1>::fail(&self.http, exchange, failure);
     }
 }
 
 #[cfg(feature = "http-server")]
-impl<S: crate::http::server::Service> Handle<Connection> for WithHttp<S> {
+impl<S: crate::http::server::Service> Serve<Connection> for WithHttp<S> {
     fn describe<'a>(&self, exchange: &'a Exchange) -> impl fmt::Display + 'a {
         // One type for both: the path names a gRPC call, and an HTTP
         // request's log line is its path too.
@@ -612,7 +606,7 @@ impl<S: crate::http::server::Service> Handle<Connection> for WithHttp<S> {
         if is_grpc(&exchange.request) {
             self.grpc.handle(cx, exchange);
         } else {
-            Handle::<Connection>::handle(&self.http, cx, exchange);
+            Serve::<Connection>::handle(&self.http, cx, exchange);
         }
     }
 
@@ -620,12 +614,12 @@ impl<S: crate::http::server::Service> Handle<Connection> for WithHttp<S> {
         if is_grpc(&exchange.request) {
             self.grpc.fail(exchange, failure);
         } else {
-            Handle::<Connection>::fail(&self.http, exchange, failure);
+            Serve::<Connection>::fail(&self.http, exchange, failure);
         }
     }
 }
 
-impl Handle<Connection> for Methods {
+impl Serve<Connection> for Methods {
     fn describe<'a>(&self, exchange: &'a Exchange) -> impl fmt::Display + 'a {
         &exchange.request.path
     }
@@ -663,37 +657,6 @@ impl Handle<Connection> for Methods {
             Failure::Panicked => Status::new(Code::Internal, "the service failed"),
         };
         answer(exchange, Answer::failed(status));
-    }
-}
-
-/// A running gRPC server.
-pub struct GrpcHandle {
-    local_addr: SocketAddr,
-    running: Running,
-}
-
-impl GrpcHandle {
-    /// Where it listens.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The server's counters.
-    pub fn stats(&self) -> &Stats {
-        &self.running.shared.stats
-    }
-
-    /// Sends GOAWAY, lets calls in flight finish for up to `grace`, stops.
-    pub fn shutdown(self, grace: Duration) {
-        self.running.shutdown(grace);
-    }
-}
-
-impl fmt::Debug for GrpcHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcHandle")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
     }
 }
 

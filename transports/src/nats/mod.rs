@@ -41,7 +41,7 @@ use std::time::Duration;
 
 pub use conn::{Connection, Subscription};
 pub use publisher::Publisher;
-pub use subscriber::{Serving, Subscriber};
+pub use subscriber::{Handle, Subscriber};
 
 /// A message as delivered to a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]

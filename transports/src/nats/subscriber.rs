@@ -57,7 +57,7 @@ where
     }
 
     /// Subscribes to `subject` (in queue group `queue`, if given) and
-    /// serves it on `workers` threads until the returned [`Serving`] is
+    /// serves it on `workers` threads until the returned [`Handle`] is
     /// dropped.
     pub fn serve(
         self,
@@ -65,7 +65,7 @@ where
         subject: &str,
         queue: Option<&str>,
         workers: usize,
-    ) -> Result<Serving, NatsError> {
+    ) -> Result<Handle, NatsError> {
         let subscription = conn.subscribe(subject, queue)?;
         let this = Arc::new(self);
         let mut threads = Vec::new();
@@ -90,7 +90,7 @@ where
                 .map_err(|e| NatsError::Io(e.to_string()))?;
             threads.push(thread);
         }
-        Ok(Serving {
+        Ok(Handle {
             subscription: Some(subscription),
             threads,
         })
@@ -144,21 +144,29 @@ where
     }
 }
 
-/// A subject being served; dropping it unsubscribes and lets the workers
-/// finish the messages they hold.
-pub struct Serving {
+/// A subject being served. As every synkit server's handle, it serves
+/// until [`stop`](Self::stop)ped or dropped: either unsubscribes and lets
+/// the workers finish the messages they hold.
+#[must_use = "dropping the handle stops serving the subject"]
+pub struct Handle {
     subscription: Option<Subscription>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl Serving {
+impl Handle {
+    /// Unsubscribes, lets the workers finish the messages they hold, and
+    /// joins them.
+    pub fn stop(self) {
+        drop(self);
+    }
+
     /// Messages lost because the workers fell behind.
     pub fn dropped(&self) -> u64 {
         self.subscription.as_ref().map_or(0, Subscription::dropped)
     }
 }
 
-impl Drop for Serving {
+impl Drop for Handle {
     fn drop(&mut self) {
         // Unsubscribing drops the queue's sender: the workers run dry.
         self.subscription.take();
@@ -168,9 +176,9 @@ impl Drop for Serving {
     }
 }
 
-impl fmt::Debug for Serving {
+impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Serving")
+        f.debug_struct("Handle")
             .field("workers", &self.threads.len())
             .field("dropped", &self.dropped())
             .finish_non_exhaustive()

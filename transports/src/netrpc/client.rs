@@ -82,7 +82,7 @@ struct Conn {
 /// answered by id; a thread reads the answers. A broken connection fails
 /// the calls on it and is dialled again by the next call. Each call waits
 /// no longer than its context's deadline.
-pub struct NetRpcClient {
+pub struct Client {
     addr: SocketAddr,
     codec: Codec,
     conn: Mutex<Option<Conn>>,
@@ -104,16 +104,16 @@ struct Response<'a> {
     error: Option<String>,
 }
 
-impl NetRpcClient {
+impl Client {
     /// A client of the server at `addr` over the JSON codec (connected at
     /// the first call).
-    pub fn new(addr: SocketAddr) -> NetRpcClient {
-        NetRpcClient::with_codec(addr, Codec::Json)
+    pub fn new(addr: SocketAddr) -> Client {
+        Client::with_codec(addr, Codec::Json)
     }
 
     /// A client of the server at `addr` over `codec`.
-    pub fn with_codec(addr: SocketAddr, codec: Codec) -> NetRpcClient {
-        NetRpcClient {
+    pub fn with_codec(addr: SocketAddr, codec: Codec) -> Client {
+        Client {
             addr,
             codec,
             conn: Mutex::new(None),
@@ -411,9 +411,9 @@ fn read_answers(stream: TcpStream, waiting: &Waiting) {
     fail_waiting(waiting, &why);
 }
 
-/// One method of a [`NetRpcClient`] as an endpoint.
+/// One method of a [`Client`] as an endpoint.
 pub struct MethodEndpoint<Req, Resp> {
-    client: Arc<NetRpcClient>,
+    client: Arc<Client>,
     method: &'static str,
     types: std::marker::PhantomData<fn(Req) -> Resp>,
 }
@@ -427,7 +427,7 @@ impl<Req: Serialize, Resp: DeserializeOwned> Endpoint<Req> for MethodEndpoint<Re
     }
 }
 
-impl Drop for NetRpcClient {
+impl Drop for Client {
     fn drop(&mut self) {
         // Ends the reader thread: its read sees the connection close.
         if let Some(conn) = self
@@ -441,9 +441,9 @@ impl Drop for NetRpcClient {
     }
 }
 
-impl fmt::Debug for NetRpcClient {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetRpcClient")
+        f.debug_struct("Client")
             .field("addr", &self.addr)
             .field("codec", &self.codec)
             .finish_non_exhaustive()

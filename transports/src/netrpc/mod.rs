@@ -22,19 +22,19 @@
 //! does; the server goes on. An argument that cannot be read as the
 //! method's type fails that call with the decoder's error and the
 //! connection carries on (gob messages are framed, so the stream stays in
-//! step — Go's server does the same). [`NetRpcClient`] is the other side,
+//! step — Go's server does the same). [`Client`] is the other side,
 //! in each codec: many calls on one connection, answered by id.
 //!
 //! ```no_run
 //! use synkit_core::endpoint::endpoint_fn;
 //! use synkit_core::{Context, Error};
 //! use synkit_transports::http::server::ServerConfig;
-//! use synkit_transports::netrpc::NetRpcServer;
+//! use synkit_transports::netrpc::Server;
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Args { a: i64, b: i64 }
 //! let multiply = endpoint_fn(|_: &Context<'_>, x: Args| Ok::<_, Error>(x.a * x.b));
-//! let server = NetRpcServer::new()
+//! let server = Server::new()
 //!     .method("Arith.Multiply", multiply)
 //!     .bind("127.0.0.1:1234", &ServerConfig::default())?;
 //! # Ok::<(), std::io::Error>(())
@@ -45,8 +45,9 @@ pub mod gob;
 mod server;
 mod session;
 
-pub use client::{Codec, MethodEndpoint, NetRpcClient, NetRpcError};
-pub use server::{NetRpcHandle, NetRpcServer};
+pub use crate::engine::Handle;
+pub use client::{Client, Codec, MethodEndpoint, NetRpcError};
+pub use server::Server;
 
 /// The most bytes one call may take; a longer one closes the connection.
 pub const MAX_CALL: usize = 1 << 20;

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{TcpListener, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,7 +12,7 @@ use synkit_core::{Context, Endpoint};
 
 use super::gob;
 use super::session::{Call, Connection, Failed, Output, Params, answer};
-use crate::engine::{self, Failure, Handle, Running, Stats};
+use crate::engine::{self, Failure, Handle, Serve, Stats};
 use crate::http::server::ServerConfig;
 
 type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, Failed> + Send + Sync>;
@@ -26,19 +25,19 @@ type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, Failed> + Send
 /// `rpc: can't find method S.M`, a name without a dot `rpc: service/method
 /// request ill-formed: X`; an endpoint's error is its `Display` text.
 #[derive(Default)]
-pub struct NetRpcServer {
+pub struct Server {
     methods: HashMap<String, Method>,
 }
 
-impl NetRpcServer {
+impl Server {
     /// A server with no methods.
-    pub fn new() -> NetRpcServer {
-        NetRpcServer::default()
+    pub fn new() -> Server {
+        Server::default()
     }
 
     /// Serves `endpoint` as `name` (`Service.Method`).
     #[must_use]
-    pub fn method<E, Req>(mut self, name: &str, endpoint: E) -> NetRpcServer
+    pub fn method<E, Req>(mut self, name: &str, endpoint: E) -> Server
     where
         E: Endpoint<Req> + Send + Sync + 'static,
         E::Response: Serialize,
@@ -76,7 +75,7 @@ impl NetRpcServer {
 
     /// Serves the methods on `addr` with `config`'s threads, limits and
     /// timeout (each call gets `request_timeout`).
-    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<NetRpcHandle> {
+    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<Handle> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
@@ -88,16 +87,13 @@ impl NetRpcServer {
             Methods(Arc::new(self)),
             move |_| Connection::new(timeout),
         )?;
-        Ok(NetRpcHandle {
-            local_addr,
-            running,
-        })
+        Ok(Handle::new(local_addr, running))
     }
 }
 
-struct Methods(Arc<NetRpcServer>);
+struct Methods(Arc<Server>);
 
-impl Handle<Connection> for Methods {
+impl Serve<Connection> for Methods {
     fn describe<'a>(&self, call: &'a Call) -> impl fmt::Display + 'a {
         &call.method
     }
@@ -121,7 +117,7 @@ impl Handle<Connection> for Methods {
 }
 
 /// Go's words for a name that is not served.
-fn missing(server: &NetRpcServer, name: &str) -> String {
+fn missing(server: &Server, name: &str) -> String {
     let Some((service, _)) = name.split_once('.') else {
         return format!("rpc: service/method request ill-formed: {name}");
     };
@@ -136,43 +132,10 @@ fn missing(server: &NetRpcServer, name: &str) -> String {
     }
 }
 
-/// A running net/rpc server.
-pub struct NetRpcHandle {
-    local_addr: SocketAddr,
-    running: Running,
-}
-
-impl NetRpcHandle {
-    /// Where it listens.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The server's counters.
-    pub fn stats(&self) -> &Stats {
-        &self.running.shared.stats
-    }
-
-    /// Stops accepting and lets calls in flight finish for up to `grace`.
-    pub fn shutdown(self, grace: Duration) {
-        self.running.shutdown(grace);
-    }
-}
-
-impl fmt::Debug for NetRpcHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetRpcHandle")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for NetRpcServer {
+impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&String> = self.methods.keys().collect();
         names.sort();
-        f.debug_struct("NetRpcServer")
-            .field("methods", &names)
-            .finish()
+        f.debug_struct("Server").field("methods", &names).finish()
     }
 }

@@ -18,7 +18,7 @@ use super::h1::parse::ParseError;
 use super::h1::write::DateCache;
 use super::reply::{write_error, write_failure};
 use super::{HttpHandler, REQUEST_TIMEOUT_HEADER, ServerConfig, Service};
-use crate::engine::{Failure, Handle};
+use crate::engine::{Failure, Serve};
 use crate::h2::fields::{Common, interned};
 use crate::h2::{self, Field, Fields};
 
@@ -101,7 +101,7 @@ impl fmt::Display for Label<'_> {
     }
 }
 
-impl<S: Service> Handle<h2::server::Connection> for HttpHandler<S> {
+impl<S: Service> Serve<h2::server::Connection> for HttpHandler<S> {
     fn describe<'a>(&self, exchange: &'a h2::Exchange) -> impl fmt::Display + 'a {
         Label(&exchange.request)
     }

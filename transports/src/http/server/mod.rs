@@ -42,15 +42,14 @@ mod service;
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
-use std::time::Duration;
 
 use synkit_core::Context;
 
-pub use crate::engine::Stats;
 use crate::engine::sniff::{Both, Sniff};
-use crate::engine::{self, Failure, Handle, Running};
+use crate::engine::{self, Failure, Running, Serve};
+pub use crate::engine::{Handle, Stats};
 use crate::h2::frame::PREFACE;
 pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
@@ -119,7 +118,7 @@ impl fmt::Display for RequestLabel<'_> {
     }
 }
 
-impl<S: Service> Handle<h1::Connection> for HttpHandler<S> {
+impl<S: Service> Serve<h1::Connection> for HttpHandler<S> {
     fn describe<'a>(&self, exchange: &'a h1::Exchange) -> impl fmt::Display + 'a {
         RequestLabel(&exchange.request)
     }
@@ -163,11 +162,7 @@ impl Server {
 
     /// Listens on `addr` and serves `service` on background threads until
     /// the returned handle shuts it down.
-    pub fn bind<A: ToSocketAddrs, S: Service>(
-        self,
-        addr: A,
-        service: S,
-    ) -> io::Result<ServerHandle> {
+    pub fn bind<A: ToSocketAddrs, S: Service>(self, addr: A, service: S) -> io::Result<Handle> {
         let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")
         })?;
@@ -202,10 +197,7 @@ impl Server {
                 )?
             }
         };
-        Ok(ServerHandle {
-            local_addr,
-            running,
-        })
+        Ok(Handle::new(local_addr, running))
     }
 }
 
@@ -218,7 +210,7 @@ pub(crate) fn start<H>(
     handler: H,
 ) -> io::Result<Running>
 where
-    H: Handle<h1::Connection> + Handle<crate::h2::server::Connection>,
+    H: Serve<h1::Connection> + Serve<crate::h2::server::Connection>,
 {
     start_with(listener, config, handler, h2::options(config))
 }
@@ -231,7 +223,7 @@ pub(crate) fn start_with<H>(
     options: crate::h2::server::Options,
 ) -> io::Result<Running>
 where
-    H: Handle<h1::Connection> + Handle<crate::h2::server::Connection>,
+    H: Serve<h1::Connection> + Serve<crate::h2::server::Connection>,
 {
     let stats = Arc::new(Stats::default());
     let session_config = Arc::clone(config);
@@ -249,46 +241,4 @@ where
             })
         },
     )
-}
-
-/// A running server: its address, its counters, and the way to stop it.
-#[must_use = "dropping the handle leaves the server running until the process exits"]
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    running: Running,
-}
-
-impl ServerHandle {
-    /// The address the server listens on (useful after binding port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The server's counters.
-    pub fn stats(&self) -> &Stats {
-        &self.running.shared.stats
-    }
-
-    /// Stops gracefully: stops accepting at once, lets requests already
-    /// begun (their first byte has arrived) be read, served and answered
-    /// for up to `grace`, closes idle connections, then closes the rest,
-    /// cancels the contexts of requests still running, and joins every
-    /// thread — so it returns once those requests' endpoints notice the
-    /// cancellation and return.
-    pub fn shutdown(self, grace: Duration) {
-        self.running.shutdown(grace);
-    }
-
-    /// Blocks until the server stops (it runs until shut down).
-    pub fn wait(self) {
-        self.running.wait();
-    }
-}
-
-impl fmt::Debug for ServerHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerHandle")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
-    }
 }
