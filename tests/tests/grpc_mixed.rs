@@ -84,6 +84,13 @@ print(json.dumps(m(b"\x08\x01\x10\x02", timeout=5).hex()))
         .map(|r| r.unwrap().v)
         .collect();
     assert_eq!(values, (0..500).collect::<Vec<_>>());
+    // Every request the engine served, whatever carried it: two curls,
+    // Go kit's and grpcio's calls, and the stream.
+    let requests = server
+        .stats()
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(requests, 5);
     server.shutdown(Duration::from_secs(1));
 }
 

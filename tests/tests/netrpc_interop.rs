@@ -161,6 +161,12 @@ fn a_thousand_calls_on_one_connection_are_all_answered_by_id() {
     }
     assert_eq!(answers.len(), 1000);
     assert!((1..=1000).all(|i| answers[&i] == i + 1));
+    // The engine counts every call it served, as it does HTTP requests.
+    let requests = server
+        .stats()
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(requests, 1000);
     server.shutdown(Duration::from_secs(1));
 }
 

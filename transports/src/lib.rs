@@ -4,17 +4,21 @@
 //! Each protocol sits behind its own cargo feature so a constrained host
 //! compiles only what it uses:
 //!
-//! - `http-server` (default): [`http::server`], an HTTP/1.1 server with Go
-//!   kit's `Server` semantics. HTTP/1.1 is a sans-IO state machine (one per
-//!   connection) driven by the engine every server transport shares: mio
-//!   event loops that only move bytes and timers, and a worker pool for
-//!   endpoints that block.
+//! - `engine` (pulled in by every server below): [`engine`], mio event
+//!   loops that only move bytes and timers, sans-IO protocol state
+//!   machines (one per connection), and a worker pool for endpoints that
+//!   block; its [`engine::ServerConfig`], [`engine::Handle`] and
+//!   [`engine::Stats`] are every server's.
+//! - `http-server` (default): [`http::server`], an HTTP server with Go
+//!   kit's `Server` semantics: HTTP/1.1, and HTTP/2 (h2c) to the same
+//!   services on the same port.
 //! - `http-client` (default): [`http::client`], an HTTP client endpoint over
 //!   ureq, with Go kit's `Client` semantics.
 //! - `jsonrpc`: [`jsonrpc`], JSON-RPC 2.0 over HTTP (Go kit's
 //!   `transport/http/jsonrpc`), server and client.
-//! - `netrpc`: [`netrpc`], Go's `net/rpc` with its JSON codec, served on
-//!   the same engine.
+//! - `netrpc`: [`netrpc`], Go's `net/rpc` in its JSON and gob codecs
+//!   (and gob over HTTP's CONNECT), server and client, on the engine
+//!   without the HTTP server.
 //! - `etcd`: [`sd::etcd`], service discovery and registration on etcd v3
 //!   (Go kit's `sd/etcdv3`), over etcd's JSON gateway.
 //! - `prometheus`, `statsd`, `zipkin`: [`export`], metrics and traces out
@@ -25,13 +29,21 @@
 
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "http-server")]
-pub(crate) mod engine;
+#[cfg(feature = "engine")]
+// The engine alone serves nothing: a protocol feature puts it to use.
+#[cfg_attr(
+    not(any(feature = "http-server", feature = "grpc", feature = "netrpc")),
+    allow(dead_code, unused_imports)
+)]
+pub mod engine;
 #[cfg(any(feature = "prometheus", feature = "statsd", feature = "zipkin"))]
 pub mod export;
 #[cfg(feature = "grpc")]
 pub mod grpc;
-#[cfg(feature = "http-server")]
+#[cfg(any(feature = "http-server", feature = "grpc"))]
+// The client half of the HTTP/2 core serves the gRPC client: a build
+// without it leaves that half unused (the all-features lint still sees it).
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub mod h2;
 #[cfg(any(feature = "http-server", feature = "http-client"))]
 pub mod http;

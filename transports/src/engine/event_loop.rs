@@ -352,6 +352,7 @@ where
                 .as_mut()
                 .and_then(|c| c.session.next_request(now))
             {
+                self.shared.stats.requests.fetch_add(1, Ordering::Relaxed);
                 self.dispatch(i, incoming, now);
                 progressed = true;
             }

@@ -2,14 +2,19 @@
 //! bytes and timers, protocol state machines that make sense of them, and a
 //! worker pool that runs the endpoints.
 //!
-//! The seam between them is [`Session`]: one connection's protocol as a
-//! sans-IO state machine. The loop ([`event_loop`]) reads from a socket only
-//! while the session [`wants_read`](Session::wants_read), hands it the bytes,
+//! What a user sees of it is shared by every server on it — HTTP's, gRPC's
+//! and net/rpc's: one [`ServerConfig`] (threads, connection limits, the
+//! idle, read and write timeouts, the clock), one [`Handle`] to the running
+//! server, one set of [`Stats`]. Each transport module re-exports them.
+//!
+//! The seam between them is `Session`: one connection's protocol as a
+//! sans-IO state machine. The loop (`event_loop`) reads from a socket only
+//! while the session `wants_read`, hands it the bytes,
 //! takes the complete requests it produces and runs them (inline on the loop
-//! thread, or on the [`pool`]), gives it their responses, writes what it
+//! thread, or on the `pool`), gives it their responses, writes what it
 //! wants written, fires its timer, and closes the socket when it says so.
 //! HTTP/1.1, HTTP/2 and net/rpc are such sessions, each with its own
-//! request and response types, and [`sniff`] makes one port's connections
+//! request and response types, and `sniff` makes one port's connections
 //! one of two sessions by their first bytes. (NATS is a client: its
 //! connection is its own thread, not a session.)
 //!
@@ -36,12 +41,16 @@
 //! for correctness only: two loops share a set of connections, each
 //! answering its own.
 
+mod config;
 pub(crate) mod event_loop;
 #[cfg(any(test, fuzzing))]
 pub(crate) mod fuzz;
 mod handle;
+// Streamed answers: only gRPC's server streams use them today.
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) mod parts;
 pub(crate) mod pool;
+#[cfg(feature = "http-server")]
 pub(crate) mod sniff;
 pub(crate) mod timeouts;
 
@@ -55,6 +64,7 @@ use mio::{Interest, Poll, Waker};
 use synkit_core::Context;
 use synkit_core::time::{Clock, Instant};
 
+pub use config::{ServerClock, ServerConfig};
 pub use handle::Handle;
 pub(crate) use timeouts::Activity;
 pub(crate) use timeouts::Timeout;
@@ -233,8 +243,8 @@ pub(crate) trait Session: Send + 'static {
     fn wants_close(&self) -> bool;
 }
 
-/// Counters a running server keeps; read them with
-/// [`Handle::stats`](crate::engine::Handle::stats).
+/// Counters a running server keeps, whatever its protocol; read them
+/// with [`Handle::stats`](crate::engine::Handle::stats).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Connections accepted.
@@ -242,26 +252,33 @@ pub struct Stats {
     /// Accepted connections since closed, for whatever reason; the open
     /// ones are [`open`](Stats::open).
     pub closed: AtomicU64,
-    /// Connections refused because `max_connections` were open.
+    /// Connections refused because `max_connections` were open (each in
+    /// its protocol's words: HTTP/1.1's 503, HTTP/2's GOAWAY, net/rpc's
+    /// close).
     pub refused_connections: AtomicU64,
-    /// Complete requests read and handed to the service (or answered by the
-    /// server for overload or an expired deadline).
+    /// Complete requests (HTTP requests, HTTP/2 streams, gRPC and net/rpc
+    /// calls) the engine took from their connections to serve, and
+    /// requests the protocol answered itself without serving (HTTP's
+    /// `X-Request-Timeout-Ms: 0`).
     pub requests: AtomicU64,
-    /// Requests the server could not read (400, 413, 414, 417, 431, 501,
-    /// 505).
+    /// HTTP/1.1 requests the server could not read (400, 413, 414, 417,
+    /// 431, 501, 505).
     pub bad_requests: AtomicU64,
-    /// Requests not received within `request_read_timeout` (408).
+    /// Requests not received whole within `request_read_timeout` (HTTP/1.1
+    /// answers 408; HTTP/2 and net/rpc close).
     pub timed_out_reads: AtomicU64,
     /// Connections closed because they were idle past `idle_timeout`.
     pub timed_out_idle: AtomicU64,
     /// Connections closed because the peer took none of our bytes within
     /// `write_timeout`.
     pub timed_out_writes: AtomicU64,
-    /// Requests refused with 503 because the worker queue was full.
+    /// Requests refused because the worker queue was full (HTTP's 503,
+    /// gRPC's `UNAVAILABLE`).
     pub overloaded: AtomicU64,
-    /// Requests whose deadline passed while they waited for a worker (504).
+    /// Requests whose deadline passed while they waited for a worker
+    /// (HTTP's 504, gRPC's `DEADLINE_EXCEEDED`).
     pub expired_in_queue: AtomicU64,
-    /// Service calls that panicked (answered 500).
+    /// Service calls that panicked (HTTP's 500, gRPC's `INTERNAL`).
     pub panics: AtomicU64,
 }
 

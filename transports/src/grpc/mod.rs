@@ -15,7 +15,7 @@ mod status;
 mod stream;
 mod trace;
 
-pub use crate::engine::Handle;
+pub use crate::engine::{Handle, ServerClock, ServerConfig, Stats};
 pub use client::{Client, MethodEndpoint, ResponseStream};
 pub use metadata::{Metadata, metadata};
 pub use server::Server;

@@ -14,10 +14,9 @@ use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
 use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
-use crate::engine::{self, Failure, Handle, Serve, Stats};
+use crate::engine::{self, Failure, Handle, Serve, ServerConfig, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Field, Fields, Response};
-use crate::http::server::ServerConfig;
 
 type Unary = Box<dyn Fn(&Context<'_>, &[u8]) -> Result<Vec<u8>, Status> + Send + Sync>;
 type Streaming =

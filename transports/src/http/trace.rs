@@ -4,6 +4,7 @@
 //! headers read and written, and Go kit's tag names.
 
 use std::borrow::Cow;
+#[cfg(feature = "http-server")]
 use std::sync::Arc;
 
 use ::http::{HeaderMap, Method};

@@ -28,7 +28,7 @@
 //! ```no_run
 //! use synkit_core::endpoint::endpoint_fn;
 //! use synkit_core::{Context, Error};
-//! use synkit_transports::http::server::ServerConfig;
+//! use synkit_transports::netrpc::ServerConfig;
 //! use synkit_transports::netrpc::Server;
 //!
 //! #[derive(serde::Deserialize)]
@@ -45,7 +45,7 @@ pub mod gob;
 mod server;
 mod session;
 
-pub use crate::engine::Handle;
+pub use crate::engine::{Handle, ServerClock, ServerConfig, Stats};
 pub use client::{Client, Codec, MethodEndpoint, NetRpcError};
 pub use server::Server;
 

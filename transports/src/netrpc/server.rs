@@ -12,8 +12,7 @@ use synkit_core::{Context, Endpoint};
 
 use super::gob;
 use super::session::{Call, Connection, Failed, Output, Params, answer};
-use crate::engine::{self, Failure, Handle, Serve, Stats};
-use crate::http::server::ServerConfig;
+use crate::engine::{self, Failure, Handle, Serve, ServerConfig, Stats};
 
 type Method = Box<dyn Fn(&Context<'_>, &Params) -> Result<Output, Failed> + Send + Sync>;
 

@@ -30,7 +30,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-mod config;
 mod error;
 mod h1;
 mod h2;
@@ -49,19 +48,24 @@ use synkit_core::Context;
 
 use crate::engine::sniff::{Both, Sniff};
 use crate::engine::{self, Failure, Running, Serve};
-pub use crate::engine::{Handle, Stats};
+pub use crate::engine::{Handle, ServerClock, ServerConfig, Stats};
 use crate::h2::frame::PREFACE;
-pub use config::{REQUEST_TIMEOUT_HEADER, ServerClock, ServerConfig};
 pub use error::{DecodeError, EncodeError, ErrorResponse, encode_error};
+#[cfg(feature = "grpc")]
 pub(crate) use h2::deadline as h2_deadline;
 pub use handler::{Handler, request};
 
 /// The HTTP/1.1 session, for handlers that serve it beside another
 /// protocol.
+#[cfg(any(test, feature = "grpc"))]
 pub(crate) type Http1 = h1::Connection;
 pub use json::{decode_go_json, decode_json, encode_json, go_json, go_json_into};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
+
+/// The request header a client sends to ask for a tighter deadline, in
+/// milliseconds.
+pub const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout-ms";
 
 /// The parsers on arbitrary bytes, for the fuzz targets: never a panic,
 /// never a read past the input.

@@ -351,7 +351,7 @@ impl Connection {
             }
             timeout = timeout.min(Duration::from_millis(ms));
         }
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        // Counted by the engine as it takes the request.
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let incoming = Incoming {

@@ -4,8 +4,13 @@ use std::time::Duration;
 
 use synkit_core::time::{Clock, SystemClock};
 
-/// How a [`Server`](super::Server) runs and what it puts up with. Every
-/// default is chosen for a small host and documented with its reason.
+/// How a server on the engine runs and what it puts up with: HTTP's
+/// (`http::server::Server`), gRPC's and net/rpc's alike. The threads,
+/// connection limits, timeouts and clock are the engine's, for every
+/// protocol; the head and body limits bound HTTP requests (over HTTP/1.1
+/// and HTTP/2; gRPC's messages have `grpc::Server::max_message`, net/rpc's
+/// calls `netrpc::MAX_CALL`). Every default is chosen for a small host and
+/// documented with its reason.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Threads running endpoints; 0 runs them inline on the event loop
@@ -124,7 +129,3 @@ impl Default for ServerConfig {
         }
     }
 }
-
-/// The request header a client sends to ask for a tighter deadline, in
-/// milliseconds.
-pub const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout-ms";
