@@ -419,3 +419,116 @@ fn connections_that_end_mid_stream_are_freed() {
         0
     );
 }
+
+/// This process's resident memory, in bytes.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// A header block on `stream` in as many frames as it takes: HEADERS
+/// (ending the stream), then CONTINUATIONs, the last ending the block.
+fn header_frames(out: &mut Vec<u8>, stream: u32, block: &[u8]) {
+    const CONTINUATION: u8 = 0x9;
+    let mut chunks = block.chunks(16_384).peekable();
+    let mut first = true;
+    while let Some(chunk) = chunks.next() {
+        let last = if chunks.peek().is_none() {
+            END_HEADERS
+        } else {
+            0
+        };
+        if first {
+            frame(out, kind::HEADERS, END_STREAM | last, stream, chunk);
+            first = false;
+        } else {
+            frame(out, CONTINUATION, last, stream, chunk);
+        }
+    }
+}
+
+#[test]
+fn header_bombs_cost_no_memory_and_repeat_offenders_are_closed() {
+    let server = server();
+    let addr = server.local_addr();
+    let client = Client::new(addr);
+    // One 4 000-byte dynamic-table entry, then blocks that name it 16 000
+    // times: 64 MB of header list from 16 KB of block (it cost 257 MB of
+    // RSS a connection when every field was copied before the limit).
+    let mut entry = grpc_request("/pb.Add/Sum");
+    entry.extend_from_slice(&[0x40, 1, b'x', 0x7f, 0x80 | 0x21, 30]);
+    entry.extend(std::iter::repeat_n(b'v', 4000));
+    let mut bomb = grpc_request("/pb.Add/Sum");
+    bomb.extend(std::iter::repeat_n(0x80 | 0x3e, 16_000));
+    // 12 000 tiny fields (`accept`, empty): 24 KB of block, 456 KB listed.
+    let mut tiny = grpc_request("/pb.Add/Sum");
+    for _ in 0..12_000 {
+        tiny.extend_from_slice(&[0x53, 0]);
+    }
+    for (what, repeated) in [("bomb", &bomb), ("tiny fields", &tiny)] {
+        let before = rss();
+        let mut out = hello();
+        header_frames(&mut out, 1, &entry);
+        let mut s = Peer::connect(addr, &out);
+        let mut attack = Vec::new();
+        for i in 0..8 {
+            header_frames(&mut attack, 3 + 2 * i, repeated);
+        }
+        s.write(&attack);
+        // Past the header-list limit again and again: ENHANCE_YOUR_CALM.
+        assert_eq!(goaway_code(&mut s), Some(ENHANCE_YOUR_CALM), "{what}");
+        assert!(s.closed(), "{what}: the connection is closed");
+        let grown = rss().saturating_sub(before);
+        assert!(grown < 64 << 20, "{what}: {} MB more resident", grown >> 20);
+        eprintln!("{what}: {} MB more resident", grown >> 20);
+        others_are_served(&client);
+    }
+}
+
+#[test]
+fn a_never_reading_ping_flood_is_bounded_and_others_are_served() {
+    let server = server();
+    let addr = server.local_addr();
+    let client = Client::new(addr);
+    // Ten clients that send 2 000 000 PINGs each (34 MB, past what the
+    // kernel's buffers hold both ways) and read nothing: acknowledged in
+    // full, that would be 34 MB a connection queued for peers that never
+    // take it (16 MB each were held before the queue was bounded).
+    let mut flood = hello();
+    for _ in 0..2_000_000 {
+        frame(&mut flood, PING, 0, 0, b"flooding");
+    }
+    let flood = std::sync::Arc::new(flood);
+    let before = rss();
+    let floods: Vec<_> = (0..10)
+        .map(|_| {
+            let flood = std::sync::Arc::clone(&flood);
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                // The server stops reading a peer that does not read (and
+                // closes it at its write timeout): the write stalls or
+                // fails, never completes into an unbounded queue.
+                let whole = std::io::Write::write_all(&mut s, &flood).is_ok();
+                (whole, s)
+            })
+        })
+        .collect();
+    others_are_served(&client);
+    // Measured with the flooding connections still open.
+    let floods: Vec<(bool, std::net::TcpStream)> =
+        floods.into_iter().map(|t| t.join().unwrap()).collect();
+    let grown = rss().saturating_sub(before);
+    assert!(grown < 64 << 20, "{} MB more resident", grown >> 20);
+    eprintln!(
+        "10 never-reading PING floods: {} MB more resident",
+        grown >> 20
+    );
+    let wrote_all = floods.iter().filter(|(whole, _)| *whole).count();
+    assert_eq!(
+        wrote_all, 0,
+        "a flood was taken whole: the server read without bound"
+    );
+    others_are_served(&client);
+}
