@@ -311,3 +311,32 @@ fn a_stream_served_on_the_event_loop_is_sent_whole_at_its_end() {
     assert_eq!(got["large"]["values"], json!((0..40).collect::<Vec<i64>>()));
     server.shutdown(Duration::from_secs(1));
 }
+
+#[test]
+fn a_second_error_handler_replaces_the_first_as_in_go_kit() {
+    let (first, second) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (f, s) = (Arc::clone(&first), Arc::clone(&second));
+    let fail = synkit_core::endpoint::endpoint_fn(|_: &Context<'_>, _: SumRequest| {
+        Err::<SumReply, _>(Status::new(Code::InvalidArgument, "no"))
+    });
+    let server = Server::new()
+        .method("/pb.Add/Sum", fail)
+        .error_handler(move |_, _| {
+            f.fetch_add(1, Ordering::Relaxed);
+        })
+        .error_handler(move |_, status| {
+            assert_eq!(status.code, Code::InvalidArgument);
+            s.fetch_add(1, Ordering::Relaxed);
+        })
+        .bind("127.0.0.1:0", &ServerConfig::default())
+        .unwrap();
+    let client = synkit_transports::grpc::Client::new(server.local_addr());
+    let got = client.call::<_, SumReply>(
+        &Context::background(),
+        "/pb.Add/Sum",
+        &SumRequest { a: 1, b: 2 },
+    );
+    assert_eq!(got.unwrap_err().code, Code::InvalidArgument);
+    assert_eq!(first.load(Ordering::Relaxed), 0);
+    assert_eq!(second.load(Ordering::Relaxed), 1);
+}

@@ -83,7 +83,7 @@ pub struct Server {
     health: bool,
     before: Vec<ServerBefore>,
     after: Vec<ServerAfter>,
-    on_error: Vec<ErrorHandler>,
+    on_error: Option<ErrorHandler>,
     finalizers: Vec<Finalizer>,
     tracer: Option<Arc<dyn super::ServerTrace>>,
     /// Streaming calls served at once, at most.
@@ -98,7 +98,7 @@ impl Default for Server {
             health: true,
             before: Vec::new(),
             after: Vec::new(),
-            on_error: Vec::new(),
+            on_error: None,
             finalizers: Vec::new(),
             tracer: None,
             streams: None,
@@ -201,12 +201,14 @@ impl Server {
     }
 
     /// Go kit's `ServerErrorHandler`: `f` is told of every failed call.
+    /// One handler, as in Go kit and the HTTP server: a second call
+    /// replaces the first (`before`, `after` and `finalizer` add to theirs).
     #[must_use]
     pub fn error_handler(
         mut self,
         f: impl Fn(&Context<'_>, &Status) + Send + Sync + 'static,
     ) -> Server {
-        self.on_error.push(Box::new(f));
+        self.on_error = Some(Box::new(f));
         self
     }
 
@@ -346,7 +348,7 @@ impl Server {
                 }
             }
             Err(status) => {
-                for handler in &self.on_error {
+                if let Some(handler) = &self.on_error {
                     handler(cx, status);
                 }
             }

@@ -120,7 +120,9 @@ impl<E, D, N> Handler<E, D, N> {
         self
     }
 
-    /// Sets a hook told of every error, for logging (`ServerErrorHandler`).
+    /// Sets the hook told of every error, for logging (Go kit's
+    /// `ServerErrorHandler`). One handler: a second call replaces the
+    /// first (`before`, `after` and `finalizer` add to theirs).
     #[must_use]
     pub fn error_handler(
         mut self,
