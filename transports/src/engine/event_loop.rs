@@ -20,7 +20,8 @@ use mio::{Events, Interest, Poll, Token};
 use synkit_core::time::{Clock, Instant};
 use synkit_core::{CancelToken, Context};
 
-use super::pool::{Done, Job, Mailbox, Reply, serve_guarded};
+use super::messages::{Done, Job, Mailbox, Reply};
+use super::pool::serve_guarded;
 use super::timeouts::{Clocks, Timeout};
 use super::{Failure, Incoming, Now, Serve, Session, Shared};
 

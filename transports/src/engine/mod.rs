@@ -46,6 +46,7 @@ pub(crate) mod event_loop;
 #[cfg(any(test, fuzzing))]
 pub(crate) mod fuzz;
 mod handle;
+pub(crate) mod messages;
 // Streamed answers: only gRPC's server streams use them today.
 #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) mod parts;
@@ -420,7 +421,10 @@ where
         // waits for the loop, which never waits for a worker.
         let (done_tx, done_rx) =
             crossbeam_channel::bounded(config.queue_capacity.max(1) + config.workers);
-        mailboxes.push(Arc::new(pool::Mailbox::new(done_tx, Arc::clone(&waker))));
+        mailboxes.push(Arc::new(messages::Mailbox::new(
+            done_tx,
+            Arc::clone(&waker),
+        )));
         wakers.push(waker);
         receivers.push(done_rx);
         polls.push(poll);

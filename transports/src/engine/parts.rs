@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use mio::Token;
 use synkit_core::Context;
 
-use super::pool::{Done, Mailbox, Reply};
+use super::messages::{Done, Mailbox, Reply};
 
 /// A streaming call's bytes queued beyond this make its worker wait.
 pub(crate) const QUEUED_AT_MOST: usize = 256 << 10;
