@@ -291,25 +291,38 @@ fn a_deadline_that_passes_while_the_client_is_behind_ends_the_stream() {
 }
 
 #[test]
-fn a_stream_served_on_the_event_loop_is_sent_whole_at_its_end() {
-    // No worker pool: nothing can go before the call returns, so the
-    // messages are kept and sent with the end.
-    let seen = Arc::new(Seen::default());
+fn streaming_methods_on_a_server_without_workers_are_refused_at_bind() {
+    // No worker pool: nothing could go before the call returned, so a
+    // stream would be buffered whole. The server says so instead.
     let inline = ServerConfig {
         workers: 0,
         ..ServerConfig::default()
     };
-    let server = server(&seen, &inline);
-    let got = grpcio::run(READ_ALL, &[&server.local_addr().to_string()]);
-    assert_eq!(
-        got["many"]["values"],
-        json!((0..2000).collect::<Vec<i64>>())
-    );
-    assert_eq!(got["many"]["header"]["x-stream"], "counting");
-    assert_eq!(got["failing"]["values"], json!([0, 1, 2]));
-    assert_eq!(got["failing"]["code"], "StatusCode.ABORTED");
-    assert_eq!(got["large"]["values"], json!((0..40).collect::<Vec<i64>>()));
-    server.shutdown(Duration::from_secs(1));
+    let err =
+        Server::new()
+            .server_streaming(
+                "/pb.Stream/Count",
+                |_: &Context<'_>, _: SumRequest, _: &mut ServerStream<'_, SumReply>| {
+                    Ok::<_, Status>(())
+                },
+            )
+            .bind("127.0.0.1:0", &inline)
+            .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("/pb.Stream/Count"), "{err}");
+    // Unary methods alone are served inline.
+    let unary = synkit_examples::addsvc::grpc::server(synkit_examples::addsvc::Adder)
+        .bind("127.0.0.1:0", &inline)
+        .unwrap();
+    let client = synkit_transports::grpc::Client::new(unary.local_addr());
+    let reply: SumReply = client
+        .call(
+            &Context::background(),
+            "/pb.Add/Sum",
+            &SumRequest { a: 1, b: 2 },
+        )
+        .unwrap();
+    assert_eq!(reply.v, 3);
 }
 
 #[test]

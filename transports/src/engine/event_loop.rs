@@ -502,7 +502,7 @@ where
                 if cx.is_expired() {
                     self.handler.fail(&mut exchange, Failure::ExpiredInQueue);
                 } else {
-                    serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, &mut exchange);
+                    serve_guarded::<S, H>(&self.shared, &*self.handler, &cx, &mut exchange, None);
                 }
                 // Inline endpoints do not block: the turn's reading still
                 // stands for the answer's timers.

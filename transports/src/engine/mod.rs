@@ -300,8 +300,17 @@ pub(crate) trait Serve<S: Session>: Send + Sync + 'static {
     /// only then, from the exchange the panic left behind.
     fn describe<'a>(&self, exchange: &'a S::Exchange) -> impl std::fmt::Display + 'a;
 
-    /// Serves the request, writing its answer into `exchange`.
-    fn handle(&self, cx: &Context<'_>, exchange: &mut S::Exchange);
+    /// Serves the request, writing its answer into `exchange`. A call of a
+    /// session that [`STREAMS`](Session::STREAMS), served on a worker, is
+    /// given `parts`, the way to send its answer in parts as they come;
+    /// served inline on the loop (`workers: 0`), or of a session that does
+    /// not stream, it gets `None`: nothing can go before it returns.
+    fn handle(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut S::Exchange,
+        parts: Option<&parts::Parts<S::Part>>,
+    );
 
     /// Writes the engine's answer for `failure` into `exchange`, in the
     /// terms of the protocol the requests are served in (HTTP's 503, a

@@ -21,8 +21,9 @@ pub(crate) fn serve_guarded<S: Session, H: Serve<S>>(
     handler: &H,
     cx: &Context<'_>,
     exchange: &mut S::Exchange,
+    parts: Option<&Parts<S::Part>>,
 ) {
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.handle(cx, exchange))) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.handle(cx, exchange, parts))) {
         shared.stats.panics.fetch_add(1, Ordering::Relaxed);
         let what = panic
             .downcast_ref::<&str>()
@@ -77,10 +78,9 @@ pub(crate) fn work<S: Session, H: Serve<S>>(
                 id,
                 credit: std::sync::OnceLock::new(),
             };
-            let cx = cx.with_value(&parts);
-            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange);
+            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange, Some(&parts));
         } else {
-            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange);
+            serve_guarded::<S, H>(shared, handler, &cx, &mut exchange, None);
         }
         // Let go of the token before answering, so the loop can reuse it.
         drop(cancel);

@@ -15,7 +15,7 @@ use std::fmt;
 use synkit_core::Context;
 use synkit_core::time::Instant;
 
-use super::parts::CreditGuard;
+use super::parts::{CreditGuard, Parts};
 use super::{Activity, Failure, Incoming, Now, Serve, Session, Timeout};
 
 #[cfg(all(test, feature = "http-server"))]
@@ -343,7 +343,7 @@ pub(crate) struct Both<H>(pub(crate) H);
 impl<A, B, M, H> Serve<Sniff<A, B, M>> for Both<H>
 where
     A: Session,
-    B: Session,
+    B: Session<Part = <B as Session>::Exchange>,
     M: FnOnce() -> B + Send + 'static,
     H: Serve<A> + Serve<B>,
 {
@@ -357,10 +357,16 @@ where
         }
     }
 
-    fn handle(&self, cx: &Context<'_>, exchange: &mut Either<A::Exchange, B::Exchange>) {
+    fn handle(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Either<A::Exchange, B::Exchange>,
+        parts: Option<&Parts<B::Exchange>>,
+    ) {
+        // Only the second protocol answers in parts.
         match exchange {
-            Either::First(x) => <H as Serve<A>>::handle(&self.0, cx, x),
-            Either::Second(x) => <H as Serve<B>>::handle(&self.0, cx, x),
+            Either::First(x) => <H as Serve<A>>::handle(&self.0, cx, x, None),
+            Either::Second(x) => <H as Serve<B>>::handle(&self.0, cx, x, parts),
         }
     }
 

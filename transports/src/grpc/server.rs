@@ -14,6 +14,7 @@ use super::metadata::{ErrorHandler, Finalizer, ServerAfter, ServerBefore};
 use super::status::percent_encode;
 use super::stream::{Outbox, ServerStream, Sink, ok_trailers, response_headers};
 use super::{Code, MAX_MESSAGE, Metadata, Status, ToStatus, framed, unframe_message};
+use crate::engine::parts::Parts;
 use crate::engine::{self, Failure, Handle, Serve, ServerConfig, Stats};
 use crate::h2::server::Connection;
 use crate::h2::{Exchange, Field, Fields, Response};
@@ -37,8 +38,6 @@ struct Answer {
     outcome: Result<Option<Vec<u8>>, Status>,
     /// A stream's headers (and messages) have gone out.
     started: bool,
-    /// A stream's messages kept for the end.
-    kept: Vec<u8>,
     header: Metadata,
     trailer: Metadata,
 }
@@ -49,7 +48,6 @@ impl Answer {
         Answer {
             outcome: Err(status),
             started: false,
-            kept: Vec::new(),
             header: Metadata::new(),
             trailer: Metadata::new(),
         }
@@ -250,7 +248,15 @@ impl Server {
 
     /// Serves on `addr` with `config`'s threads and limits; each call gets
     /// `request_timeout`, or less if its `grpc-timeout` says so.
+    ///
+    /// # Errors
+    ///
+    /// Besides the listener's own, `InvalidInput` for server-streaming
+    /// methods with `workers: 0`: served on the event loop, a stream could
+    /// send nothing before its call returned, so it is refused rather than
+    /// buffered whole.
     pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<Handle> {
+        self.check_streams(config)?;
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
@@ -287,6 +293,7 @@ impl Server {
         config: &ServerConfig,
         http: S,
     ) -> io::Result<Handle> {
+        self.check_streams(config)?;
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
         let timeout = config.request_timeout;
@@ -313,8 +320,30 @@ impl Server {
         Ok(engine::Handle::new(local_addr, running))
     }
 
+    /// Refuses streaming methods on a server with no worker pool.
+    fn check_streams(&self, config: &ServerConfig) -> io::Result<()> {
+        let streams = self
+            .methods
+            .iter()
+            .find(|(_, m)| matches!(m, Method::ServerStreaming(_)));
+        match (config.workers, streams) {
+            (0, Some((path, _))) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{path} streams, and with workers: 0 a stream could send nothing before its call returned: give the server workers"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Serves one call: hooks, then the method, then hooks.
-    fn serve_call(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
+    fn serve_call(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Exchange,
+        parts: Option<&Parts<Exchange>>,
+    ) -> Answer {
         // The request's fields become its metadata, moved, not copied.
         let mut md = Metadata::from_pairs(std::mem::take(&mut exchange.request.headers));
         for before in &self.before {
@@ -322,12 +351,12 @@ impl Server {
         }
         let cx = cx.with_value(&md);
         let Some(tracer) = self.tracer.clone() else {
-            return self.serve_inner(&cx, exchange);
+            return self.serve_inner(&cx, exchange, parts);
         };
         let mut answer = None;
         let path = exchange.request.path.clone();
         tracer.around(&cx, &path, &md, &mut |traced| {
-            let served = self.serve_inner(traced, exchange);
+            let served = self.serve_inner(traced, exchange, parts);
             let failed = served.outcome.as_ref().err().cloned();
             answer = Some(served);
             failed
@@ -337,8 +366,13 @@ impl Server {
 
     /// [`serve_call`](Self::serve_call) past the metadata: the call, its
     /// hooks and finalizers.
-    fn serve_inner(&self, cx: &Context<'_>, exchange: &mut Exchange) -> Answer {
-        let mut outbox = Outbox::new(cx);
+    fn serve_inner(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut Exchange,
+        parts: Option<&Parts<Exchange>>,
+    ) -> Answer {
+        let mut outbox = Outbox::new(cx, parts);
         let outcome = self.serve(cx, exchange, &mut outbox);
         let (mut header, mut trailer) = (outbox.take_header(), Metadata::new());
         match &outcome {
@@ -360,7 +394,6 @@ impl Server {
         Answer {
             outcome,
             started: outbox.started,
-            kept: std::mem::take(&mut outbox.kept),
             header,
             trailer,
         }
@@ -427,7 +460,6 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
     let Answer {
         outcome,
         started,
-        kept,
         header,
         trailer,
     } = answer;
@@ -441,14 +473,13 @@ fn answer(exchange: &mut Exchange, answer: Answer) {
         Ok(reply) => Response {
             status: 200,
             headers,
-            body: reply.unwrap_or(kept),
+            body: reply.unwrap_or_default(),
             trailers: ok_trailers(trailer),
         },
         Err(status) => Response {
             status: 200,
             headers,
-            // Messages a stream kept go before its error.
-            body: kept,
+            body: Vec::new(),
             trailers: vec![
                 ("grpc-status".into(), (status.code as u8).to_string().into()),
                 (
@@ -582,8 +613,9 @@ impl<S: crate::http::server::Service> Serve<crate::http::server::Http1> for With
         &self,
         cx: &Context<'_>,
         exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
+        _: Option<&Parts<<crate::http::server::Http1 as engine::Session>::Exchange>>,
     ) {
-        Serve::<crate::http::server::Http1>::handle(&self.http, cx, exchange);
+        Serve::<crate::http::server::Http1>::handle(&self.http, cx, exchange, None);
     }
 
     fn fail(
@@ -603,11 +635,11 @@ impl<S: crate::http::server::Service> Serve<Connection> for WithHttp<S> {
         &exchange.request.path
     }
 
-    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
+    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange, parts: Option<&Parts<Exchange>>) {
         if is_grpc(&exchange.request) {
-            self.grpc.handle(cx, exchange);
+            self.grpc.handle(cx, exchange, parts);
         } else {
-            Serve::<Connection>::handle(&self.http, cx, exchange);
+            Serve::<Connection>::handle(&self.http, cx, exchange, None);
         }
     }
 
@@ -625,7 +657,7 @@ impl Serve<Connection> for Methods {
         &exchange.request.path
     }
 
-    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange) {
+    fn handle(&self, cx: &Context<'_>, exchange: &mut Exchange, parts: Option<&Parts<Exchange>>) {
         if let Some(refusal) = not_grpc(&exchange.request) {
             exchange.response = refusal;
             return;
@@ -642,7 +674,7 @@ impl Serve<Connection> for Methods {
             answer(exchange, Answer::failed(status));
             return;
         }
-        let served = self.0.serve_call(cx, exchange);
+        let served = self.0.serve_call(cx, exchange, parts);
         answer(exchange, served);
     }
 

@@ -98,27 +98,25 @@ pub(crate) trait Sink {
 /// One streaming call's outgoing side, as the server keeps it.
 pub(crate) struct Outbox<'a> {
     cx: &'a Context<'a>,
-    /// The engine's way to send parts, looked up at the first message (a
-    /// unary call never needs it); `Some(None)` when the call is served on
-    /// the event loop itself (no worker pool), where nothing can be sent
-    /// before the call returns: the messages are kept for the end.
-    parts: std::cell::OnceCell<Option<&'a Parts<Exchange>>>,
+    /// The engine's way to send parts, which it gives every call served on
+    /// a worker; `None` on the event loop itself (no worker pool), where
+    /// nothing can go before the call returns — and where
+    /// [`Server::bind`](super::Server::bind) refuses streaming methods, so
+    /// a stream is never buffered whole.
+    parts: Option<&'a Parts<Exchange>>,
     header: Metadata,
     /// Headers and messages have gone out.
     pub(crate) started: bool,
-    /// Messages kept for the end.
-    pub(crate) kept: Vec<u8>,
     sent: usize,
 }
 
 impl<'a> Outbox<'a> {
-    pub(crate) fn new(cx: &'a Context<'a>) -> Outbox<'a> {
+    pub(crate) fn new(cx: &'a Context<'a>, parts: Option<&'a Parts<Exchange>>) -> Outbox<'a> {
         Outbox {
             cx,
-            parts: std::cell::OnceCell::new(),
+            parts,
             header: Metadata::new(),
             started: false,
-            kept: Vec::new(),
             sent: 0,
         }
     }
@@ -132,11 +130,11 @@ impl<'a> Outbox<'a> {
 impl Sink for Outbox<'_> {
     fn send(&mut self, framed: Vec<u8>) -> Result<(), Status> {
         self.cx.check().map_err(|e| e.to_status())?;
-        let cx = self.cx;
-        let Some(parts) = *self.parts.get_or_init(|| cx.value::<Parts<Exchange>>()) else {
-            self.kept.extend_from_slice(&framed);
-            self.sent += 1;
-            return Ok(());
+        let Some(parts) = self.parts else {
+            return Err(Status::new(
+                Code::Unimplemented,
+                "a stream needs a worker pool: served on the event loop, nothing can go before the call returns",
+            ));
         };
         let headers = if self.started {
             Fields::Borrowed(&[])

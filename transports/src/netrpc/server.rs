@@ -97,7 +97,7 @@ impl Serve<Connection> for Methods {
         &call.method
     }
 
-    fn handle(&self, cx: &Context<'_>, call: &mut Call) {
+    fn handle(&self, cx: &Context<'_>, call: &mut Call, _: Option<&engine::parts::Parts<Call>>) {
         let outcome = match self.0.methods.get(&call.method) {
             Some(run) => run(cx, &call.params),
             None => Err(Failed::Call(missing(&self.0, &call.method))),

@@ -106,7 +106,12 @@ impl<S: Service> Serve<h2::server::Connection> for HttpHandler<S> {
         Label(&exchange.request)
     }
 
-    fn handle(&self, cx: &Context<'_>, exchange: &mut h2::Exchange) {
+    fn handle(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut h2::Exchange,
+        _: Option<&crate::engine::parts::Parts<h2::Exchange>>,
+    ) {
         let head_only = *exchange.request.method == *"HEAD";
         let mut resp = Response::new(Vec::new());
         match http_request(&mut exchange.request) {

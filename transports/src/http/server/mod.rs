@@ -127,7 +127,12 @@ impl<S: Service> Serve<h1::Connection> for HttpHandler<S> {
         RequestLabel(&exchange.request)
     }
 
-    fn handle(&self, cx: &Context<'_>, exchange: &mut h1::Exchange) {
+    fn handle(
+        &self,
+        cx: &Context<'_>,
+        exchange: &mut h1::Exchange,
+        _: Option<&engine::parts::Parts<h1::Exchange>>,
+    ) {
         self.0
             .serve(cx, &mut exchange.request, &mut exchange.response);
     }
