@@ -1,7 +1,9 @@
 //! The flags every example server takes: `--addr HOST:PORT` (default
 //! `127.0.0.1:8080`), `--workers N` (default: the server's; 0 runs
 //! endpoints inline on the event loops) and `--event-loops N` (default:
-//! one per core inline, one with workers); and the service-discovery
+//! one per core inline, one with workers), `--queue-capacity N` (requests
+//! waiting for a worker before new ones are refused; default 256); and the
+//! service-discovery
 //! flags of [`discovery`](crate::discovery): `--etcd URL`,
 //! `--etcd-prefix PREFIX`, `--register`, `--ttl SECONDS` to register in
 //! etcd; stringsvc3 finds its instances with `--proxy HOST:PORT,...`,
@@ -136,6 +138,10 @@ pub fn parse_for(default_addr: &str) -> Args {
                 Ok(n) => args.config.event_loops = n,
                 Err(_) => usage(&format!("--event-loops takes a number, not {v:?}")),
             },
+            ("--queue-capacity", Some(v)) => match v.parse() {
+                Ok(n) => args.config.queue_capacity = n,
+                Err(_) => usage(&format!("--queue-capacity takes a number, not {v:?}")),
+            },
             _ => usage(&format!("unknown or incomplete flag {flag:?}")),
         }
     }
@@ -144,7 +150,7 @@ pub fn parse_for(default_addr: &str) -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--log-format logfmt|json]\n\
+        "{problem}\nusage: [--addr HOST:PORT] [--workers N] [--event-loops N] [--queue-capacity N] [--log-format logfmt|json]\n\
          \x20      [--statsd HOST:PORT] [--dogstatsd HOST:PORT] [--zipkin-url URL] [--jsonrpc-addr HOST:PORT|off] [--netrpc-addr HOST:PORT|off] [--grpc-addr HOST:PORT|off] [--nats URL]\n\
          \x20      [--proxy HOST:PORT,... | --etcd URL [--etcd-prefix PREFIX] | --dns-srv NAME --dns-server HOST:PORT [--dns-interval S]]\n\
          \x20      [--etcd URL --register [--ttl S] [--etcd-prefix PREFIX]]"

@@ -3,7 +3,9 @@
 // must agree with byte for byte. Its behaviour is that example's, call for
 // call: strings.ToUpper, Count as len(s) (bytes), json.NewDecoder(...).Decode,
 // Go kit's default error encoder, and http.Handle (any method). The only
-// addition is the -listen flag, so tests can pick a free port.
+// additions are the -listen flag, so tests can pick a free port, and -h2c,
+// which serves HTTP/2 with prior knowledge beside HTTP/1.1 as Go's
+// golang.org/x/net/http2/h2c handler does (for the HTTP/2 benchmarks).
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	httptransport "github.com/go-kit/kit/transport/http"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 )
 
 var errEmpty = errors.New("empty string")
@@ -86,9 +90,14 @@ func encodeResponse(_ context.Context, w http.ResponseWriter, response interface
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
+	cleartext2 := flag.Bool("h2c", false, "also serve HTTP/2 with prior knowledge")
 	flag.Parse()
 	http.Handle("/uppercase", httptransport.NewServer(makeUppercaseEndpoint(), decodeUppercaseRequest, encodeResponse))
 	http.Handle("/count", httptransport.NewServer(makeCountEndpoint(), decodeCountRequest, encodeResponse))
 	log.Printf("kitstringsvc listening on %s", *listen)
-	log.Fatal(http.ListenAndServe(*listen, nil))
+	var handler http.Handler = http.DefaultServeMux
+	if *cleartext2 {
+		handler = h2c.NewHandler(handler, &http2.Server{})
+	}
+	log.Fatal(http.ListenAndServe(*listen, handler))
 }
