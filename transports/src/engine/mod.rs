@@ -439,26 +439,12 @@ where
         polls.push(poll);
     }
     let mut threads = Vec::with_capacity(config.workers + loops);
-    let jobs = if config.workers == 0 {
-        None
-    } else {
-        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
-        let mailboxes = Arc::new(mailboxes.clone());
-        for n in 0..config.workers {
-            let (shared, handler, jobs_rx, mailboxes) = (
-                Arc::clone(&shared),
-                Arc::clone(&handler),
-                jobs_rx.clone(),
-                Arc::clone(&mailboxes),
-            );
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("{}-worker-{n}", config.name))
-                    .spawn(move || pool::work::<S, H>(&shared, &*handler, &jobs_rx, &mailboxes))?,
-            );
-        }
-        Some(jobs_tx)
+    let pool = Pool {
+        workers: config.workers,
+        queue_capacity: config.queue_capacity,
+        name: config.name,
     };
+    let jobs = spawn_workers::<S, H>(&pool, &shared, &handler, &mailboxes, &mut threads)?;
     for (n, (poll, done)) in polls.into_iter().zip(receivers).enumerate() {
         let mut own = mio::net::TcpListener::from_std(listener.try_clone()?);
         poll.registry()
@@ -491,4 +477,42 @@ where
         wakers,
         threads,
     })
+}
+
+/// What the worker pool is made of.
+struct Pool {
+    workers: usize,
+    queue_capacity: usize,
+    name: &'static str,
+}
+
+/// Starts `config.workers` worker threads (none inline) into `threads`,
+/// each taking jobs from one bounded queue and answering through the
+/// owning loop's mailbox: the queue's sending end, for the loops.
+fn spawn_workers<S: Session, H: Serve<S>>(
+    config: &Pool,
+    shared: &Arc<Shared>,
+    handler: &Arc<H>,
+    mailboxes: &[Arc<messages::Mailbox<S::Exchange>>],
+    threads: &mut Vec<JoinHandle<()>>,
+) -> io::Result<Option<crossbeam_channel::Sender<messages::Job<S::Exchange>>>> {
+    if config.workers == 0 {
+        return Ok(None);
+    }
+    let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
+    let mailboxes = Arc::new(mailboxes.to_vec());
+    for n in 0..config.workers {
+        let (shared, handler, jobs_rx, mailboxes) = (
+            Arc::clone(shared),
+            Arc::clone(handler),
+            jobs_rx.clone(),
+            Arc::clone(&mailboxes),
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("{}-worker-{n}", config.name))
+                .spawn(move || pool::work::<S, H>(&shared, &*handler, &jobs_rx, &mailboxes))?,
+        );
+    }
+    Ok(Some(jobs_tx))
 }
