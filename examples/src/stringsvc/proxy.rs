@@ -22,7 +22,7 @@ use synkit_transports::http::Method;
 use synkit_transports::http::client::{
     Client, ClientError, decode_json_response, encode_json_request,
 };
-use synkit_transports::http::trace::ClientTracer;
+use synkit_transports::http::trace::ClientTrace;
 
 use super::endpoints::UppercaseRequest;
 use super::transport::UppercaseReply;
@@ -63,7 +63,7 @@ pub fn factory(address: &str) -> Result<Instance, DiscoveryError> {
 /// given.
 pub fn traced_factory(
     address: &str,
-    tracer: Option<Arc<dyn ClientTracer>>,
+    tracer: Option<Arc<dyn ClientTrace>>,
 ) -> Result<Instance, DiscoveryError> {
     let url = format!("http://{address}/uppercase")
         .parse()
@@ -112,7 +112,7 @@ impl<S: StringService> ProxyingService<S> {
     pub fn traced(
         local: S,
         instancer: Arc<dyn Instancer>,
-        tracer: Option<Arc<dyn ClientTracer>>,
+        tracer: Option<Arc<dyn ClientTrace>>,
     ) -> ProxyingService<S> {
         let endpointer = Endpointer::new(instancer, move |address: &str| {
             traced_factory(address, tracer.clone())

@@ -110,7 +110,7 @@ pub struct Client<Enc, Dec> {
     before: Vec<Before>,
     after: Vec<After>,
     finalizers: Vec<Finalizer>,
-    tracer: Option<std::sync::Arc<dyn super::trace::ClientTracer>>,
+    tracer: Option<std::sync::Arc<dyn super::trace::ClientTrace>>,
 }
 
 /// The pooled agent clients share unless given one: HTTP status codes are
@@ -187,7 +187,7 @@ impl<Enc, Dec> Client<Enc, Dec> {
     /// the request, tagged `http.method`, `http.url`, `http.status_code`,
     /// `http.response.size` and `error`.
     #[must_use]
-    pub fn traced(mut self, tracer: std::sync::Arc<dyn super::trace::ClientTracer>) -> Self {
+    pub fn traced(mut self, tracer: std::sync::Arc<dyn super::trace::ClientTrace>) -> Self {
         self.tracer = Some(tracer);
         self
     }

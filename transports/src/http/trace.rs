@@ -55,7 +55,7 @@ pub(crate) fn extract(headers: &HeaderMap) -> (Option<SpanContext>, bool) {
 #[cfg(feature = "http-client")]
 /// Traces a client call: what [`Client::traced`](super::client::Client::traced)
 /// holds, whatever the tracer's clock.
-pub trait ClientTracer: Send + Sync {
+pub trait ClientTrace: Send + Sync {
     /// Starts a client span (the child of the context's span), writes its
     /// B3 headers into `request`, sends it with `send`, tags the outcome and
     /// finishes the span: Go kit's `HTTPClientTrace`.
@@ -71,7 +71,7 @@ pub trait ClientTracer: Send + Sync {
 }
 
 #[cfg(feature = "http-client")]
-impl<C: Clock + Send + Sync> ClientTracer for Tracer<C> {
+impl<C: Clock + Send + Sync> ClientTrace for Tracer<C> {
     fn trace(
         &self,
         cx: &Context<'_>,
