@@ -209,7 +209,7 @@ pub fn serve(name: &str, args: &Args, service: impl Service) -> ! {
         }
         finish();
     }
-    let server = match Server::new(args.config.clone()).bind(args.addr.as_str(), service) {
+    let server = match Server::new(service).bind(args.addr.as_str(), &args.config) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("{name} cannot listen on {}: {e}", args.addr);

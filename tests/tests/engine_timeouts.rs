@@ -100,8 +100,8 @@ const GRACE: Duration = Duration::from_secs(1);
 
 fn http(workers: usize) -> Under {
     let clock = Arc::new(ManualClock::new());
-    let server = Server::new(config(&clock, workers))
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config(&clock, workers))
         .unwrap();
     Under::new(
         server.local_addr(),

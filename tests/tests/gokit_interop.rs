@@ -18,8 +18,8 @@ use synkit_transports::http::client::{
 use synkit_transports::http::server::{Handle, Router, Server, ServerConfig};
 
 fn synkit(router: Router) -> Handle {
-    Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", router)
+    Server::new(router)
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .expect("bind")
 }
 

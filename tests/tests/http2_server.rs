@@ -12,9 +12,9 @@ use synkit_transports::http::server::{Handle, Protocols, Server, ServerConfig, s
 use synkit_transports::http::{Request, Response};
 
 /// An echo server on `config`.
-fn echo(config: ServerConfig) -> Handle {
-    Server::new(config)
-        .bind("127.0.0.1:0", echo_service())
+fn echo(config: &ServerConfig) -> Handle {
+    Server::new(echo_service())
+        .bind("127.0.0.1:0", config)
         .unwrap()
 }
 
@@ -71,7 +71,7 @@ fn curl(args: &[&str]) -> (u16, String, String, String) {
 #[test]
 fn curl_gets_the_same_service_over_http2_and_http1_on_one_port() {
     for workers in [0, 2] {
-        let server = echo(ServerConfig {
+        let server = echo(&ServerConfig {
             workers,
             ..ServerConfig::default()
         });
@@ -120,7 +120,7 @@ fn curl_gets_the_same_service_over_http2_and_http1_on_one_port() {
 
 #[test]
 fn requests_the_server_refuses_over_http2_get_the_statuses_http1_gets() {
-    let server = echo(ServerConfig {
+    let server = echo(&ServerConfig {
         max_body_bytes: 1024,
         ..ServerConfig::default()
     });
@@ -150,7 +150,7 @@ fn h2load_reads_every_answer_on_many_streams() {
     let body = synkit_tests::examples::scratch("http2-h2load").join("body.json");
     std::fs::write(&body, br#"{"s":"hello"}"#).unwrap();
     for workers in [0, 2] {
-        let server = echo(ServerConfig {
+        let server = echo(&ServerConfig {
             workers,
             ..ServerConfig::default()
         });
@@ -181,7 +181,7 @@ fn go_h2(args: &[&str]) -> Vec<Value> {
 
 #[test]
 fn gos_http2_client_is_served_many_requests_at_once_on_one_connection() {
-    let server = echo(ServerConfig {
+    let server = echo(&ServerConfig {
         workers: 4,
         ..ServerConfig::default()
     });
@@ -236,9 +236,9 @@ fn a_server_speaks_only_the_protocols_it_is_told() {
     let url = |s: &Handle| format!("http://{}/", s.local_addr());
     // HTTP/2 only: a mangled preface is a connection error (h2spec 3.5/2):
     // GOAWAY (type 7) with PROTOCOL_ERROR (1), then the close.
-    let h2 = Server::new(ServerConfig::default())
+    let h2 = Server::new(echo_service())
         .protocols(Protocols::Http2)
-        .bind("127.0.0.1:0", echo_service())
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let got =
         synkit_tests::wire::exchange(h2.local_addr(), BAD_PREFACE, Duration::from_millis(300));
@@ -254,13 +254,13 @@ fn a_server_speaks_only_the_protocols_it_is_told() {
     // Both (the default): the same bytes are a malformed HTTP/1.1 request,
     // 400 — where Go's h2c handler answers the same, and h2spec would
     // rather see a GOAWAY.
-    let both = echo(ServerConfig::default());
+    let both = echo(&ServerConfig::default());
     let got = String::from_utf8_lossy(&raw(both.local_addr(), BAD_PREFACE)).into_owned();
     assert!(got.starts_with("HTTP/1.1 400 "), "{got}");
     // HTTP/1.1 only: the preface is a request HTTP/1.1 cannot read.
-    let h1 = Server::new(ServerConfig::default())
+    let h1 = Server::new(echo_service())
         .protocols(Protocols::Http1)
-        .bind("127.0.0.1:0", echo_service())
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let out = Command::new("curl")
         .args(["-s", "--http2-prior-knowledge", &url(&h1)])

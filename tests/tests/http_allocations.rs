@@ -34,8 +34,8 @@ fn a_request_costs_a_bounded_number_of_allocations() {
             workers,
             ..ServerConfig::default()
         };
-        let server = Server::new(config)
-            .bind("127.0.0.1:0", router(Strings))
+        let server = Server::new(router(Strings))
+            .bind("127.0.0.1:0", &config)
             .unwrap();
         let mut stream = TcpStream::connect(server.local_addr()).unwrap();
         stream.set_nodelay(true).unwrap();

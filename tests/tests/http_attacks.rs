@@ -26,8 +26,8 @@ fn stringsvc(workers: usize) -> Handle {
         event_loops: 1,
         ..ServerConfig::default()
     };
-    Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .expect("bind")
 }
 
@@ -79,8 +79,8 @@ fn a_legal_body_sent_one_byte_per_chunk_is_served() {
         request_read_timeout: Duration::from_secs(60),
         ..ServerConfig::default()
     };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .expect("bind");
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     let answer = reader(&stream, Duration::from_secs(30));
@@ -213,8 +213,8 @@ fn several_event_loops_share_the_connections() {
         event_loops: 2,
         ..ServerConfig::default()
     };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .unwrap();
     let addr = server.local_addr();
     let clients: Vec<_> = (0..8)
@@ -254,8 +254,8 @@ fn a_client_sending_one_byte_at_a_time_is_timed_out() {
         clock: ServerClock::new(Arc::clone(&clock)),
         ..ServerConfig::default()
     };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .unwrap();
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     let request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";

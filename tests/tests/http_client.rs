@@ -53,8 +53,8 @@ fn server(seen: Arc<AtomicUsize>) -> Handle {
         resp
     };
     let service = service_fn(move |cx, req, resp| *resp = answer(cx, req));
-    Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", service)
+    Server::new(service)
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap()
 }
 

@@ -36,7 +36,7 @@ fn paused_connections_cost_the_event_loop_nothing() {
         event_loops: 1,
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", blocking).unwrap();
+    let server = Server::new(blocking).bind("127.0.0.1:0", &config).unwrap();
     let addr = server.local_addr();
 
     // 1. A request with a worker, and a flood of pipelined requests behind

@@ -22,8 +22,8 @@ fn stringsvc(workers: usize) -> Handle {
         workers,
         ..ServerConfig::default()
     };
-    Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .expect("bind")
 }
 
@@ -286,7 +286,7 @@ fn a_client_that_disconnects_cancels_its_request() {
         request_timeout: Duration::from_secs(10),
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let server = Server::new(service).bind("127.0.0.1:0", &config).unwrap();
     {
         let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
         std::io::Write::write_all(&mut stream, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -311,7 +311,7 @@ fn a_panicking_endpoint_gets_a_500_and_the_worker_survives() {
         workers: 1,
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let server = Server::new(service).bind("127.0.0.1:0", &config).unwrap();
     for _ in 0..3 {
         let got = exchange(
             server.local_addr(),
@@ -372,7 +372,7 @@ fn blocked_worker(queue_capacity: usize) -> BlockedWorker {
         queue_capacity,
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let server = Server::new(service).bind("127.0.0.1:0", &config).unwrap();
     BlockedWorker {
         server,
         gate,
@@ -430,7 +430,7 @@ fn the_deadline_reaches_the_endpoint_and_a_client_may_only_tighten_it() {
         request_timeout: Duration::from_secs(2),
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let server = Server::new(service).bind("127.0.0.1:0", &config).unwrap();
     let addr = server.local_addr();
     exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", QUIET);
     exchange(
@@ -470,7 +470,7 @@ fn graceful_shutdown_answers_every_request_in_flight() {
         workers: 2,
         ..ServerConfig::default()
     };
-    let server = Server::new(config).bind("127.0.0.1:0", service).unwrap();
+    let server = Server::new(service).bind("127.0.0.1:0", &config).unwrap();
     let addr = server.local_addr();
     let clients: Vec<_> = (0..2)
         .map(|_| {
@@ -507,8 +507,8 @@ fn connections_beyond_the_limit_are_refused_politely() {
         max_connections: 1,
         ..ServerConfig::default()
     };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .unwrap();
     let mut first = std::net::TcpStream::connect(server.local_addr()).unwrap();
     std::io::Write::write_all(&mut first, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -541,8 +541,8 @@ fn idle_keep_alive_connections_are_closed_on_the_servers_clock() {
         clock: ServerClock::new(Arc::clone(&clock)),
         ..ServerConfig::default()
     };
-    let server = Server::new(config)
-        .bind("127.0.0.1:0", router(Strings))
+    let server = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &config)
         .unwrap();
     let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
     std::io::Write::write_all(&mut stream, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();

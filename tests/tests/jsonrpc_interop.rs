@@ -49,8 +49,8 @@ fn post(addr: SocketAddr, body: &str) -> String {
 
 #[test]
 fn go_kits_client_calls_synkits_server() {
-    let ours = Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", jsonrpc::server(Adder))
+    let ours = Server::new(jsonrpc::server(Adder))
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let url = format!("http://{}/", ours.local_addr());
     assert_eq!(
@@ -107,8 +107,8 @@ fn synkits_client_calls_go_kits_server() {
 #[test]
 fn both_servers_answer_alike_but_for_the_id_of_an_error() {
     let (_kit, kit) = kit_server();
-    let ours = Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", jsonrpc::server(Adder))
+    let ours = Server::new(jsonrpc::server(Adder))
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let ok = r#"{"jsonrpc":"2.0","method":"sum","params":{"a":1,"b":2},"id":1}"#;
     assert_eq!(post(ours.local_addr(), ok), post(kit, ok));

@@ -16,8 +16,8 @@ use synkit_transports::http::server::{Server, ServerConfig};
 fn proxies_over_synkit_and_go_kit_and_routes_around_a_dead_instance() {
     let mut kit_a = GoServer::start("kitstringsvc");
     let kit_b = GoServer::start("kitstringsvc");
-    let ours = Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", router(Strings))
+    let ours = Server::new(router(Strings))
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let list = format!("{},{},{}", kit_a.addr(), ours.local_addr(), kit_b.addr());
     let proxy = Arc::new(ProxyingService::fixed(Strings, &list).unwrap());
@@ -37,8 +37,8 @@ fn proxies_over_synkit_and_go_kit_and_routes_around_a_dead_instance() {
     assert!(proxy.breakers().iter().all(|(_, s)| *s == State::Closed));
 
     // The proxy itself, served over HTTP.
-    let front = Server::new(ServerConfig::default())
-        .bind("127.0.0.1:0", router(Arc::clone(&proxy)))
+    let front = Server::new(router(Arc::clone(&proxy)))
+        .bind("127.0.0.1:0", &ServerConfig::default())
         .unwrap();
     let got = exchange(
         front.local_addr(),

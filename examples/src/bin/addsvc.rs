@@ -30,8 +30,8 @@ fn main() {
     // Each transport on a listener of its own, alive until the process exits.
     let jsonrpc = cli::listen_addr(args.jsonrpc_addr.as_deref(), Some("127.0.0.1:8084"));
     let _jsonrpc = jsonrpc.map(|addr| {
-        let server = Server::new(args.config.clone())
-            .bind(addr.as_str(), addsvc::jsonrpc::server(Adder))
+        let server = Server::new(addsvc::jsonrpc::server(Adder))
+            .bind(addr.as_str(), &args.config)
             .unwrap_or_else(|e| exit("JSON-RPC", &addr, e));
         println!(
             "addsvc JSON-RPC listening on http://{}",

@@ -49,8 +49,8 @@ fn main() {
     };
     // The other transports, each alive until the process exits.
     let _jsonrpc = cli::listen_addr(args.jsonrpc_addr.as_deref(), None).map(|addr| {
-        let server = Server::new(args.config.clone())
-            .bind(addr.as_str(), rpc::jsonrpc_server(svc.clone()))
+        let server = Server::new(rpc::jsonrpc_server(svc.clone()))
+            .bind(addr.as_str(), &args.config)
             .unwrap_or_else(|e| fail("JSON-RPC", &e));
         println!(
             "stringsvc JSON-RPC listening on http://{}",

@@ -19,7 +19,7 @@ use super::{Running, Stats};
 /// use synkit_transports::http::server::{Server, ServerConfig, service_fn};
 ///
 /// let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
-/// let server = Server::new(ServerConfig::default()).bind("127.0.0.1:0", hello)?;
+/// let server = Server::new(hello).bind("127.0.0.1:0", &ServerConfig::default())?;
 /// println!("listening on {}", server.local_addr());
 /// // Requests begun get five seconds to finish.
 /// server.shutdown(Duration::from_secs(5));

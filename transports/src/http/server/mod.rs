@@ -24,7 +24,7 @@
 //! use synkit_transports::http::server::{Server, ServerConfig, service_fn};
 //!
 //! let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
-//! let server = Server::new(ServerConfig::default()).bind("127.0.0.1:8080", hello)?;
+//! let server = Server::new(hello).bind("127.0.0.1:8080", &ServerConfig::default())?;
 //! println!("listening on {}", server.local_addr());
 //! server.wait();
 //! # Ok::<(), std::io::Error>(())
@@ -83,13 +83,24 @@ pub(crate) fn fuzz_connection(bytes: &[u8]) {
     h1::fuzz_stream(bytes);
 }
 
-/// An HTTP server, configured and ready to [`bind`](Self::bind): HTTP/1.1,
-/// and HTTP/2 for clients that open with its preface (h2c with prior
-/// knowledge), unless [`protocols`](Self::protocols) says otherwise.
-#[derive(Clone, Debug, Default)]
-pub struct Server {
-    config: ServerConfig,
+/// An HTTP server of a [`Service`], ready to [`bind`](Self::bind) with a
+/// [`ServerConfig`] — the shape of every synkit server (`grpc::Server`,
+/// `netrpc::Server`): what is served first, then `bind(addr, &config)`. It
+/// speaks HTTP/1.1, and HTTP/2 to clients that open with its preface (h2c
+/// with prior knowledge), unless [`protocols`](Self::protocols) says
+/// otherwise.
+#[derive(Clone)]
+pub struct Server<S> {
+    service: S,
     protocols: Protocols,
+}
+
+impl<S> fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("protocols", &self.protocols)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which HTTP versions a server speaks on its port (Go's `http.Protocols`
@@ -142,11 +153,11 @@ impl<S: Service> Serve<h1::Connection> for HttpHandler<S> {
     }
 }
 
-impl Server {
-    /// A server with `config`.
-    pub fn new(config: ServerConfig) -> Server {
+impl<S: Service> Server<S> {
+    /// A server of `service`.
+    pub fn new(service: S) -> Server<S> {
         Server {
-            config,
+            service,
             protocols: Protocols::Both,
         }
     }
@@ -158,27 +169,28 @@ impl Server {
     ///
     /// let hello = service_fn(|_cx, _req, resp| resp.body_mut().extend_from_slice(b"hello\n"));
     /// // `curl --http2-prior-knowledge` and h2load, nothing else.
-    /// let h2c = Server::new(ServerConfig::default())
+    /// let h2c = Server::new(hello)
     ///     .protocols(Protocols::Http2)
-    ///     .bind("127.0.0.1:8080", hello)?;
+    ///     .bind("127.0.0.1:8080", &ServerConfig::default())?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[must_use]
-    pub fn protocols(mut self, protocols: Protocols) -> Server {
+    pub fn protocols(mut self, protocols: Protocols) -> Server<S> {
         self.protocols = protocols;
         self
     }
 
-    /// Listens on `addr` and serves `service` on background threads until
-    /// the returned handle shuts it down.
-    pub fn bind<A: ToSocketAddrs, S: Service>(self, addr: A, service: S) -> io::Result<Handle> {
+    /// Listens on `addr` and serves on background threads, with
+    /// `config`'s threads, limits and timeouts, until the returned handle
+    /// stops it.
+    pub fn bind(self, addr: impl ToSocketAddrs, config: &ServerConfig) -> io::Result<Handle> {
         let addr = addr.to_socket_addrs()?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on")
         })?;
         let listener = std::net::TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
-        let config = Arc::new(self.config);
-        let handler = HttpHandler(service);
+        let config = Arc::new(config.clone());
+        let handler = HttpHandler(self.service);
         let running = match self.protocols {
             Protocols::Both => start(&listener, &config, handler)?,
             Protocols::Http1 => {
