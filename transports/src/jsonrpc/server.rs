@@ -51,6 +51,28 @@ struct Outgoing<'a> {
     id: &'a RawValue,
 }
 
+/// What makes a request object invalid (JSON-RPC 2.0 §4.1), and the id
+/// its error answer carries (`null` when the id itself is what is wrong).
+fn invalid<'a>(call: &Incoming<'a>) -> Option<(&'a RawValue, &'static str)> {
+    let id_ok = call.id.is_none_or(|id| {
+        let first = id.get().as_bytes().first().copied().unwrap_or(b'x');
+        first == b'"' || first == b'-' || first == b'n' || first.is_ascii_digit()
+    });
+    if !id_ok {
+        return Some((null(), "id must be a number, a string or null"));
+    }
+    let reply_id = call.id.unwrap_or_else(|| null());
+    if !matches!(call.jsonrpc.as_deref(), None | Some("2.0" | "")) {
+        // Go kit 0.10's client sends "" (and its server checks nothing):
+        // absent and empty pass, another version does not.
+        return Some((reply_id, "jsonrpc must be \"2.0\""));
+    }
+    if !matches!(call.method, Some(Value::String(_))) {
+        return Some((reply_id, "method must be a string"));
+    }
+    None
+}
+
 fn null() -> &'static RawValue {
     // A constant that is valid JSON.
     serde_json::from_str("null").unwrap_or_else(|_| unreachable!())
@@ -144,27 +166,7 @@ impl Server {
             );
             return true;
         };
-        let id_ok = call.id.is_none_or(|id| {
-            let first = id.get().as_bytes().first().copied().unwrap_or(b'x');
-            first == b'"' || first == b'-' || first == b'n' || first.is_ascii_digit()
-        });
-        let reply_id: &RawValue = if id_ok {
-            call.id.unwrap_or_else(|| null())
-        } else {
-            null()
-        };
-        let problem = if !id_ok {
-            Some("id must be a number, a string or null")
-        } else if !matches!(call.jsonrpc.as_deref(), None | Some("2.0" | "")) {
-            // Go kit 0.10's client sends "" (and its server checks
-            // nothing): absent and empty pass, another version does not.
-            Some("jsonrpc must be \"2.0\"")
-        } else if !matches!(call.method, Some(Value::String(_))) {
-            Some("method must be a string")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
+        if let Some((reply_id, problem)) = invalid(&call) {
             sep(out);
             write_failure(out, reply_id, code::INVALID_REQUEST, problem);
             return true;
