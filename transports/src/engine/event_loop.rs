@@ -90,6 +90,16 @@ const LINGER: Duration = Duration::from_secs(1);
 /// How much a lingering connection reads and drops before giving up.
 const LINGER_BYTES: usize = 1024 * 1024;
 
+/// What one write did to a connection.
+enum Wrote {
+    /// Bytes went out (or the write is to be tried again).
+    Progress,
+    /// Nothing was written: nothing to write, or the socket is full.
+    Nothing,
+    /// The connection is closed.
+    Closed,
+}
+
 /// Where requests go: the loop thread itself, or the worker pool.
 pub(crate) enum Dispatch<X> {
     /// Run on the loop thread.
@@ -357,44 +367,10 @@ where
                 self.dispatch(i, incoming, now);
                 progressed = true;
             }
-            let Some(c) = self.conns[i].as_mut() else {
-                return;
-            };
-            if c.writable && !c.session.output().is_empty() {
-                match c.stream.write(c.session.output()) {
-                    Ok(0) => {
-                        self.close(i);
-                        return;
-                    }
-                    Ok(n) => {
-                        c.session.wrote(n, now);
-                        c.clocks.wrote(now.at);
-                        progressed = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        c.writable = false;
-                        if !c.watching_writes {
-                            let both = Interest::READABLE | Interest::WRITABLE;
-                            c.watching_writes = self
-                                .poll
-                                .registry()
-                                .reregister(&mut c.stream, Token(i), both)
-                                .is_ok();
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => progressed = true,
-                    Err(_) => {
-                        self.close(i);
-                        return;
-                    }
-                }
-            }
-            if c.watching_writes && c.session.output().is_empty() {
-                c.watching_writes = self
-                    .poll
-                    .registry()
-                    .reregister(&mut c.stream, Token(i), Interest::READABLE)
-                    .is_err();
+            match self.write_once(i, now) {
+                Wrote::Closed => return,
+                Wrote::Progress => progressed = true,
+                Wrote::Nothing => {}
             }
             let Some(c) = self.conns[i].as_mut() else {
                 return;
@@ -417,6 +393,52 @@ where
         if let Some(generation) = self.generation_of(i) {
             self.resume.push_back((i, generation));
         }
+    }
+
+    /// Writes what connection `i`'s session has for its peer, once, and
+    /// stops or starts watching for writability as the output needs.
+    fn write_once(&mut self, i: usize, now: &Now) -> Wrote {
+        let Some(c) = self.conns[i].as_mut() else {
+            return Wrote::Closed;
+        };
+        let mut wrote = Wrote::Nothing;
+        if c.writable && !c.session.output().is_empty() {
+            match c.stream.write(c.session.output()) {
+                Ok(0) => {
+                    self.close(i);
+                    return Wrote::Closed;
+                }
+                Ok(n) => {
+                    c.session.wrote(n, now);
+                    c.clocks.wrote(now.at);
+                    wrote = Wrote::Progress;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    c.writable = false;
+                    if !c.watching_writes {
+                        let both = Interest::READABLE | Interest::WRITABLE;
+                        c.watching_writes = self
+                            .poll
+                            .registry()
+                            .reregister(&mut c.stream, Token(i), both)
+                            .is_ok();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => wrote = Wrote::Progress,
+                Err(_) => {
+                    self.close(i);
+                    return Wrote::Closed;
+                }
+            }
+        }
+        if c.watching_writes && c.session.output().is_empty() {
+            c.watching_writes = self
+                .poll
+                .registry()
+                .reregister(&mut c.stream, Token(i), Interest::READABLE)
+                .is_err();
+        }
+        wrote
     }
 
     /// One read from connection `c`'s socket into its session, if it
