@@ -49,22 +49,21 @@ impl Server {
                     // Go's client wraps the argument in a one-element array.
                     let arg: Req = match serde_json::from_str::<[Req; 1]>(params) {
                         Ok([arg]) => arg,
-                        Err(_) => serde_json::from_str(params)
-                            .map_err(|e| Failed::Call(format!("rpc: bad params: {e}")))?,
+                        Err(_) => serde_json::from_str(params).map_err(Failed::BadParams)?,
                     };
-                    let out = endpoint.call(cx, arg).map_err(Failed::call)?;
+                    let out = endpoint.call(cx, arg).map_err(Failed::method)?;
                     serde_json::to_string(&out)
                         .map(Output::Json)
-                        .map_err(Failed::call)
+                        .map_err(|e| Failed::Encode(e.to_string()))
                 }
                 Params::Gob(value) => {
                     // Go's server closes a gob stream it could not read a
                     // value from, after answering the call.
-                    let arg: Req = value.decode().map_err(|e| Failed::Stream(e.to_string()))?;
-                    let out = endpoint.call(cx, arg).map_err(Failed::call)?;
+                    let arg: Req = value.decode().map_err(Failed::Argument)?;
+                    let out = endpoint.call(cx, arg).map_err(Failed::method)?;
                     gob::Node::from_value(&out)
                         .map(Output::Gob)
-                        .map_err(Failed::call)
+                        .map_err(|e| Failed::Encode(e.to_string()))
                 }
             }
         };
@@ -100,7 +99,7 @@ impl Serve<Connection> for Methods {
     fn handle(&self, cx: &Context<'_>, call: &mut Call, _: Option<&engine::parts::Parts<Call>>) {
         let outcome = match self.0.methods.get(&call.method) {
             Some(run) => run(cx, &call.params),
-            None => Err(Failed::Call(missing(&self.0, &call.method))),
+            None => Err(missing(&self.0, &call.method)),
         };
         answer(call, outcome);
     }
@@ -111,23 +110,22 @@ impl Serve<Connection> for Methods {
             Failure::ExpiredInQueue => "rpc: deadline passed before the call was served",
             Failure::Panicked => "rpc: the service failed",
         };
-        answer(call, Err(Failed::Call(text.to_owned())));
+        answer(call, Err(Failed::Engine(text)));
     }
 }
 
-/// Go's words for a name that is not served.
-fn missing(server: &Server, name: &str) -> String {
+/// Why a name is not served, in Go's terms.
+fn missing(server: &Server, name: &str) -> Failed {
     let Some((service, _)) = name.split_once('.') else {
-        return format!("rpc: service/method request ill-formed: {name}");
+        return Failed::IllFormed(name.to_owned());
     };
-    let known = server
+    let service_known = server
         .methods
         .keys()
         .any(|k| k.split_once('.').is_some_and(|(s, _)| s == service));
-    if known {
-        format!("rpc: can't find method {name}")
-    } else {
-        format!("rpc: can't find service {name}")
+    Failed::Missing {
+        name: name.to_owned(),
+        service_known,
     }
 }
 

@@ -40,19 +40,58 @@ pub(crate) enum Output {
     Gob(Node),
 }
 
-/// Why a call failed.
+/// Why a call failed, answered in Go's words (its `Display`). Only a gob
+/// argument that cannot be read also closes the connection.
 #[derive(Debug)]
 pub(crate) enum Failed {
-    /// The method's error, or no such method: the connection goes on.
-    Call(String),
-    /// The argument could not be read: answered, then the connection is
-    /// closed, as Go's server closes it.
-    Stream(String),
+    /// The method's own error: its text is what net/rpc carries.
+    Method(String),
+    /// No such method or service (Go's `rpc: can't find …`).
+    Missing {
+        name: String,
+        /// Whether some method of the service is served.
+        service_known: bool,
+    },
+    /// A name without a dot (Go's `rpc: service/method request
+    /// ill-formed`).
+    IllFormed(String),
+    /// JSON params that are not the method's argument.
+    BadParams(serde_json::Error),
+    /// The answer could not be encoded in the call's codec.
+    Encode(String),
+    /// The engine's answer: overload, an expired deadline, a panic.
+    Engine(&'static str),
+    /// A gob argument that cannot be read as the method's: answered, then
+    /// the connection is closed, as Go's server closes it.
+    Argument(gob::GobError),
 }
 
 impl Failed {
-    pub(crate) fn call(e: impl std::fmt::Display) -> Failed {
-        Failed::Call(e.to_string())
+    /// The method's error, as text.
+    pub(crate) fn method(e: impl std::fmt::Display) -> Failed {
+        Failed::Method(e.to_string())
+    }
+
+    /// Whether the connection closes once the call is answered.
+    fn closes(&self) -> bool {
+        matches!(self, Failed::Argument(_))
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Method(text) | Failed::Encode(text) => f.write_str(text),
+            Failed::Missing {
+                name,
+                service_known: true,
+            } => write!(f, "rpc: can't find method {name}"),
+            Failed::Missing { name, .. } => write!(f, "rpc: can't find service {name}"),
+            Failed::IllFormed(name) => write!(f, "rpc: service/method request ill-formed: {name}"),
+            Failed::BadParams(e) => write!(f, "rpc: bad params: {e}"),
+            Failed::Engine(text) => f.write_str(text),
+            Failed::Argument(e) => e.fmt(f),
+        }
     }
 }
 
@@ -458,12 +497,9 @@ impl Connection {
 
 /// Records `call`'s answer: the method's output or its error text.
 pub(crate) fn answer(call: &mut Call, result: Result<Output, Failed>) {
-    let result = result.map_err(|failed| match failed {
-        Failed::Call(text) => text,
-        Failed::Stream(text) => {
-            call.close_after = true;
-            text
-        }
+    let result = result.map_err(|failed| {
+        call.close_after = failed.closes();
+        failed.to_string()
     });
     call.answer = match (&call.params, result) {
         (Params::Gob(_), Ok(Output::Gob(node))) => Answer::Gob(Ok(node)),
