@@ -67,89 +67,105 @@ impl ChunkedDecoder {
         let mut pos = 0;
         loop {
             let rest = &input[pos..];
-            match self.phase {
+            // Each phase takes what it can: `Some(bytes used)`, or `None`
+            // to wait for more input.
+            let used = match self.phase {
                 Phase::Done => {
                     return Ok(Progress {
                         consumed: pos,
                         done: true,
                     });
                 }
-                Phase::Size => match httparse::parse_chunk_size(rest) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        let size = usize::try_from(size).map_err(|_| ParseError::BodyTooLarge)?;
-                        if body.len().saturating_add(size) > max {
-                            return Err(ParseError::BodyTooLarge);
-                        }
-                        pos += used;
-                        self.phase = if size == 0 {
-                            Phase::Trailers(0)
-                        } else {
-                            Phase::Data(size)
-                        };
-                    }
-                    Ok(httparse::Status::Partial) => {
-                        if rest.len() > MAX_SIZE_LINE {
-                            return Err(ParseError::BadRequest("invalid chunk size line"));
-                        }
-                        return Ok(Progress {
-                            consumed: pos,
-                            done: false,
-                        });
-                    }
-                    Err(_) => return Err(ParseError::BadRequest("invalid chunk size")),
-                },
-                Phase::Data(left) => {
-                    if rest.is_empty() {
-                        return Ok(Progress {
-                            consumed: pos,
-                            done: false,
-                        });
-                    }
-                    let take = left.min(rest.len());
-                    body.extend_from_slice(&rest[..take]);
-                    pos += take;
-                    self.phase = if take == left {
-                        Phase::DataEnd
-                    } else {
-                        Phase::Data(left - take)
-                    };
-                }
-                Phase::DataEnd => match rest {
-                    [b'\r', b'\n', ..] => {
-                        pos += 2;
-                        self.phase = Phase::Size;
-                    }
-                    [] | [b'\r'] => {
-                        return Ok(Progress {
-                            consumed: pos,
-                            done: false,
-                        });
-                    }
-                    _ => return Err(ParseError::BadRequest("chunk data not followed by CRLF")),
-                },
-                Phase::Trailers(seen) => {
-                    // Trailer fields are read and dropped, a whole line at a
-                    // time; the section ends with an empty line.
-                    let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
-                        if seen + rest.len() > MAX_TRAILERS {
-                            return Err(ParseError::HeadTooLarge);
-                        }
-                        return Ok(Progress {
-                            consumed: pos,
-                            done: false,
-                        });
-                    };
-                    pos += end + 2;
-                    self.phase = if end == 0 {
-                        Phase::Done
-                    } else if seen + end + 2 > MAX_TRAILERS {
-                        return Err(ParseError::HeadTooLarge);
-                    } else {
-                        Phase::Trailers(seen + end + 2)
-                    };
+                Phase::Size => self.size_line(rest, body.len(), max)?,
+                Phase::Data(left) => self.data(rest, left, body),
+                Phase::DataEnd => self.data_end(rest)?,
+                Phase::Trailers(seen) => self.trailer_line(rest, seen)?,
+            };
+            match used {
+                Some(used) => pos += used,
+                None => {
+                    return Ok(Progress {
+                        consumed: pos,
+                        done: false,
+                    });
                 }
             }
         }
+    }
+
+    /// A chunk's size line: the chunk's data next, or the trailers after
+    /// the last (size 0) chunk.
+    fn size_line(
+        &mut self,
+        rest: &[u8],
+        so_far: usize,
+        max: usize,
+    ) -> Result<Option<usize>, ParseError> {
+        match httparse::parse_chunk_size(rest) {
+            Ok(httparse::Status::Complete((used, size))) => {
+                let size = usize::try_from(size).map_err(|_| ParseError::BodyTooLarge)?;
+                if so_far.saturating_add(size) > max {
+                    return Err(ParseError::BodyTooLarge);
+                }
+                self.phase = if size == 0 {
+                    Phase::Trailers(0)
+                } else {
+                    Phase::Data(size)
+                };
+                Ok(Some(used))
+            }
+            Ok(httparse::Status::Partial) if rest.len() > MAX_SIZE_LINE => {
+                Err(ParseError::BadRequest("invalid chunk size line"))
+            }
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(_) => Err(ParseError::BadRequest("invalid chunk size")),
+        }
+    }
+
+    /// As much of a chunk's `left` bytes of data as have come.
+    fn data(&mut self, rest: &[u8], left: usize, body: &mut Vec<u8>) -> Option<usize> {
+        if rest.is_empty() {
+            return None;
+        }
+        let take = left.min(rest.len());
+        body.extend_from_slice(&rest[..take]);
+        self.phase = if take == left {
+            Phase::DataEnd
+        } else {
+            Phase::Data(left - take)
+        };
+        Some(take)
+    }
+
+    /// The CRLF that ends a chunk's data.
+    fn data_end(&mut self, rest: &[u8]) -> Result<Option<usize>, ParseError> {
+        match rest {
+            [b'\r', b'\n', ..] => {
+                self.phase = Phase::Size;
+                Ok(Some(2))
+            }
+            [] | [b'\r'] => Ok(None),
+            _ => Err(ParseError::BadRequest("chunk data not followed by CRLF")),
+        }
+    }
+
+    /// One trailer line, read and dropped a whole line at a time, `seen`
+    /// bytes of trailers before it; the section ends with an empty line.
+    fn trailer_line(&mut self, rest: &[u8], seen: usize) -> Result<Option<usize>, ParseError> {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            if seen + rest.len() > MAX_TRAILERS {
+                return Err(ParseError::HeadTooLarge);
+            }
+            return Ok(None);
+        };
+        self.phase = if end == 0 {
+            Phase::Done
+        } else if seen + end + 2 > MAX_TRAILERS {
+            return Err(ParseError::HeadTooLarge);
+        } else {
+            Phase::Trailers(seen + end + 2)
+        };
+        Ok(Some(end + 2))
     }
 }
 
