@@ -159,19 +159,10 @@ pub(crate) fn parse_head_into(
             }
             return Ok(None);
         }
-        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::HeadTooLarge),
         Err(httparse::Error::Version) => {
             return parse_later_minor_version(buf, config, req);
         }
-        Err(httparse::Error::HeaderName) => {
-            return Err(ParseError::BadRequest("invalid header name"));
-        }
-        Err(httparse::Error::HeaderValue) => {
-            return Err(ParseError::BadRequest("invalid header value"));
-        }
-        Err(httparse::Error::Token | httparse::Error::Status | httparse::Error::NewLine) => {
-            return Err(ParseError::BadRequest("malformed request line"));
-        }
+        Err(e) => return Err(refusal(e)),
     };
     let version = match parsed.version {
         Some(0) => Version::HTTP_10,
@@ -195,35 +186,53 @@ pub(crate) fn parse_head_into(
     let headers = req.headers_mut();
     headers.clear();
     let fields = scan_headers(parsed.headers, version, headers, within)?;
-    let Fields {
-        content_length,
-        chunked,
-        connection_close,
-        connection_keep_alive,
-        expect_continue,
-    } = fields;
-    let framing = if chunked {
-        Framing::Chunked
-    } else {
-        let n = content_length.unwrap_or(0);
-        if n > config.max_body_bytes {
-            return Err(ParseError::BodyTooLarge);
-        }
-        Framing::Length(n)
-    };
-    let keep_alive = match version {
-        Version::HTTP_10 => connection_keep_alive && !connection_close,
-        _ => !connection_close,
-    };
+    let (framing, keep_alive) = framing(&fields, version, config)?;
     *req.method_mut() = method;
     *req.uri_mut() = uri;
     *req.version_mut() = version;
     Ok(Some(Head {
         framing,
         keep_alive,
-        expect_continue,
+        expect_continue: fields.expect_continue,
         len,
     }))
+}
+
+/// The status for what httparse refused (a version it does not know
+/// aside: that one is read again, as a later HTTP/1.x).
+fn refusal(e: httparse::Error) -> ParseError {
+    match e {
+        httparse::Error::TooManyHeaders => ParseError::HeadTooLarge,
+        httparse::Error::HeaderName => ParseError::BadRequest("invalid header name"),
+        httparse::Error::HeaderValue => ParseError::BadRequest("invalid header value"),
+        httparse::Error::Version => ParseError::BadRequest("malformed HTTP version"),
+        httparse::Error::Token | httparse::Error::Status | httparse::Error::NewLine => {
+            ParseError::BadRequest("malformed request line")
+        }
+    }
+}
+
+/// How the body is framed, and whether the connection is kept after the
+/// answer (HTTP/1.0 only when asked for), from the head's fields.
+fn framing(
+    fields: &Fields,
+    version: Version,
+    config: &ServerConfig,
+) -> Result<(Framing, bool), ParseError> {
+    let framing = if fields.chunked {
+        Framing::Chunked
+    } else {
+        let n = fields.content_length.unwrap_or(0);
+        if n > config.max_body_bytes {
+            return Err(ParseError::BodyTooLarge);
+        }
+        Framing::Length(n)
+    };
+    let keep_alive = match version {
+        Version::HTTP_10 => fields.connection_keep_alive && !fields.connection_close,
+        _ => !fields.connection_close,
+    };
+    Ok((framing, keep_alive))
 }
 
 /// httparse knows only HTTP/1.0 and 1.1. RFC 9112 §2.3 (and Go) serve a
