@@ -77,78 +77,86 @@ impl TypeTable {
         }
         let mut wire = None;
         fields(r, |index, r| {
-            wire = Some(match index {
-                0 => {
-                    let (mut elem, mut len) = (0, 0);
-                    composite(r, |i, r| {
-                        match i {
-                            1 => elem = r.int()?,
-                            2 => len = usize::try_from(r.int()?).unwrap_or(usize::MAX),
-                            _ => return Err(unknown_field("arrayType")),
-                        }
-                        Ok(())
-                    })?;
-                    WireType::Array { elem, len }
-                }
-                1 => {
-                    let mut elem = 0;
-                    composite(r, |i, r| match i {
-                        1 => {
-                            elem = r.int()?;
-                            Ok(())
-                        }
-                        _ => Err(unknown_field("sliceType")),
-                    })?;
-                    WireType::Slice { elem }
-                }
-                2 => {
-                    let mut struct_fields = Vec::new();
-                    let name = composite(r, |i, r| {
-                        if i != 1 {
-                            return Err(unknown_field("structType"));
-                        }
-                        for _ in 0..r.count()? {
-                            let (mut name, mut id) = (String::new(), 0);
-                            fields(r, |i, r| {
-                                match i {
-                                    0 => name = string(r)?,
-                                    1 => id = r.int()?,
-                                    _ => return Err(unknown_field("fieldType")),
-                                }
-                                Ok(())
-                            })?;
-                            struct_fields.push((name, id));
-                        }
-                        Ok(())
-                    })?;
-                    WireType::Struct {
-                        name,
-                        fields: struct_fields,
-                    }
-                }
-                3 => {
-                    let (mut key, mut elem) = (0, 0);
-                    composite(r, |i, r| {
-                        match i {
-                            1 => key = r.int()?,
-                            2 => elem = r.int()?,
-                            _ => return Err(unknown_field("mapType")),
-                        }
-                        Ok(())
-                    })?;
-                    WireType::Map { key, elem }
-                }
-                4..=6 => WireType::Opaque {
-                    name: composite(r, |_, _| Err(unknown_field("gobEncoderType")))?,
-                },
-                _ => return Err(unknown_field("wireType")),
-            });
+            wire = Some(wire_type(index, r)?);
             Ok(())
         })?;
         let wire = wire.ok_or_else(|| GobError::Malformed("an empty type definition".into()))?;
         self.types.insert(id, wire);
         Ok(())
     }
+}
+
+/// One `wireType` of a type definition: its field `index` says which.
+fn wire_type(index: u64, r: &mut Reader<'_>) -> Result<WireType, GobError> {
+    Ok(match index {
+        0 => {
+            let (mut elem, mut len) = (0, 0);
+            composite(r, |i, r| {
+                match i {
+                    1 => elem = r.int()?,
+                    2 => len = usize::try_from(r.int()?).unwrap_or(usize::MAX),
+                    _ => return Err(unknown_field("arrayType")),
+                }
+                Ok(())
+            })?;
+            WireType::Array { elem, len }
+        }
+        1 => {
+            let mut elem = 0;
+            composite(r, |i, r| match i {
+                1 => {
+                    elem = r.int()?;
+                    Ok(())
+                }
+                _ => Err(unknown_field("sliceType")),
+            })?;
+            WireType::Slice { elem }
+        }
+        2 => struct_type(r)?,
+        3 => {
+            let (mut key, mut elem) = (0, 0);
+            composite(r, |i, r| {
+                match i {
+                    1 => key = r.int()?,
+                    2 => elem = r.int()?,
+                    _ => return Err(unknown_field("mapType")),
+                }
+                Ok(())
+            })?;
+            WireType::Map { key, elem }
+        }
+        4..=6 => WireType::Opaque {
+            name: composite(r, |_, _| Err(unknown_field("gobEncoderType")))?,
+        },
+        _ => return Err(unknown_field("wireType")),
+    })
+}
+
+/// A `structType`: its name and its fields' names and types.
+fn struct_type(r: &mut Reader<'_>) -> Result<WireType, GobError> {
+    let mut struct_fields = Vec::new();
+    let name = composite(r, |i, r| {
+        if i != 1 {
+            return Err(unknown_field("structType"));
+        }
+        for _ in 0..r.count()? {
+            let (mut name, mut id) = (String::new(), 0);
+            fields(r, |i, r| {
+                match i {
+                    0 => name = string(r)?,
+                    1 => id = r.int()?,
+                    _ => return Err(unknown_field("fieldType")),
+                }
+                Ok(())
+            })?;
+            struct_fields.push((name, id));
+        }
+        Ok(())
+    })?;
+    Ok(WireType::Struct {
+        name,
+        fields: struct_fields,
+    })
 }
 
 fn unknown_field(of: &str) -> GobError {
