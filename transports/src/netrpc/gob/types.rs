@@ -338,18 +338,6 @@ impl TypeRegistry {
         fresh.swap_remove(at);
         let mut msg = Vec::new();
         put_int(&mut msg, -id);
-        let common = |msg: &mut Vec<u8>, name: &str| {
-            put_uint(msg, 1); // CommonType
-            if name.is_empty() {
-                put_uint(msg, 2);
-            } else {
-                put_uint(msg, 1);
-                super::wire::put_bytes(msg, name.as_bytes());
-                put_uint(msg, 1);
-            }
-            put_int(msg, id);
-            put_uint(msg, 0);
-        };
         let id_of = |s: &Shape| {
             s.builtin()
                 .or_else(|| self.ids.get(s).copied())
@@ -358,7 +346,7 @@ impl TypeRegistry {
         match shape {
             Shape::Struct(struct_name, fields) => {
                 put_uint(&mut msg, 3); // StructT
-                common(&mut msg, struct_name);
+                put_common(&mut msg, struct_name, id);
                 if !fields.is_empty() {
                     put_uint(&mut msg, 1);
                     put_uint(&mut msg, fields.len() as u64);
@@ -374,14 +362,14 @@ impl TypeRegistry {
             }
             Shape::Slice(e) => {
                 put_uint(&mut msg, 2); // SliceT
-                common(&mut msg, name);
+                put_common(&mut msg, name, id);
                 put_uint(&mut msg, 1);
                 put_int(&mut msg, id_of(e));
                 put_uint(&mut msg, 0);
             }
             Shape::Map(k, v) => {
                 put_uint(&mut msg, 4); // MapT
-                common(&mut msg, name);
+                put_common(&mut msg, name, id);
                 put_uint(&mut msg, 1);
                 put_int(&mut msg, id_of(k));
                 put_uint(&mut msg, 1);
@@ -392,6 +380,12 @@ impl TypeRegistry {
         }
         put_uint(&mut msg, 0); // end of wireType
         super::wire::put_message(out, &msg);
+        self.send_parts(shape, fresh, out);
+    }
+
+    /// The types `shape`'s fields, elements, keys and values use, each
+    /// defined once, after `shape` itself.
+    fn send_parts(&self, shape: &Shape, fresh: &mut Vec<TypeId>, out: &mut Vec<u8>) {
         match shape {
             Shape::Struct(_, fields) => {
                 for (_, f) in fields {
@@ -412,6 +406,20 @@ impl TypeRegistry {
             _ => {}
         }
     }
+}
+
+/// A definition's `CommonType`: its name (none for an unnamed type) and id.
+fn put_common(msg: &mut Vec<u8>, name: &str, id: TypeId) {
+    put_uint(msg, 1); // CommonType
+    if name.is_empty() {
+        put_uint(msg, 2);
+    } else {
+        put_uint(msg, 1);
+        super::wire::put_bytes(msg, name.as_bytes());
+        put_uint(msg, 1);
+    }
+    put_int(msg, id);
+    put_uint(msg, 0);
 }
 
 /// A Rust field name as Go spells an exported field: `service_method` is
