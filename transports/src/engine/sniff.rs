@@ -107,44 +107,41 @@ where
         }
     }
 
-    /// Settles the protocol on `verdict`, handing the chosen session the
-    /// bytes kept so far and then `more`.
+    /// Settles an undecided connection's protocol (the second's when
+    /// `second`), handing the chosen session the bytes kept so far and
+    /// then `more`. Only for an undecided connection.
     fn settle(&mut self, second: bool, more: &[u8], now: &Now) {
-        let Chosen::Undecided {
-            mut first,
-            make,
-            seen,
-        } = std::mem::replace(&mut self.chosen, Chosen::Closed)
+        let Chosen::Undecided { first, make, seen } =
+            std::mem::replace(&mut self.chosen, Chosen::Closed)
         else {
             return;
         };
         self.chosen = if second {
-            let mut second = make();
-            for bytes in [&seen[..], more] {
-                if !bytes.is_empty() {
-                    second.received(bytes, now);
-                }
-            }
-            Chosen::Second(second)
+            Chosen::Second(fed(make(), &seen, more, now))
         } else {
-            for bytes in [&seen[..], more] {
-                if !bytes.is_empty() {
-                    first.received(bytes, now);
-                }
-            }
-            Chosen::First(first)
+            Chosen::First(fed(first, &seen, more, now))
         };
     }
 
     /// Settles an undecided connection that cannot wait (a timer, the read
-    /// side closing, shutdown): a preface cut short is not the second
-    /// protocol.
+    /// side closing, shutdown). A whole preface settles as it arrives, so
+    /// an undecided connection holds at most a preface cut short: not the
+    /// second protocol.
     fn force(&mut self, now: &Now) {
-        if let Chosen::Undecided { seen, .. } = &self.chosen {
-            let second = verdict(self.preface, seen) == Verdict::Second;
-            self.settle(second, &[], now);
+        if matches!(self.chosen, Chosen::Undecided { .. }) {
+            self.settle(false, &[], now);
         }
     }
+}
+
+/// `session`, having received `seen` and then `more`.
+fn fed<S: Session>(mut session: S, seen: &[u8], more: &[u8], now: &Now) -> S {
+    for bytes in [seen, more] {
+        if !bytes.is_empty() {
+            session.received(bytes, now);
+        }
+    }
+    session
 }
 
 impl<XA, XB> From<XB> for Either<XA, XB> {

@@ -272,10 +272,11 @@ impl Server {
         Ok(engine::Handle::new(local_addr, running))
     }
 
-    /// Serves gRPC and, on the same port, HTTP/1.1 with `http`: each
-    /// connection's first bytes tell them apart (HTTP/2's preface, or
-    /// anything else). The engine's threads, limits and timeouts are
-    /// `config`'s for both.
+    /// Serves gRPC and, on the same port, HTTP (1.1 and 2) with `http`:
+    /// each connection's first bytes tell HTTP/1.1 from HTTP/2 (its
+    /// preface, or anything else), and each HTTP/2 request's content-type
+    /// tells gRPC (`application/grpc…`) from the rest. The engine's
+    /// threads, limits and timeouts are `config`'s for both.
     ///
     /// ```no_run
     /// use synkit_transports::grpc::Server;
@@ -604,7 +605,7 @@ struct WithHttp<S> {
 impl<S: crate::http::server::Service> Serve<crate::http::server::Http1> for WithHttp<S> {
     fn describe<'a>(
         &self,
-        exchange: &'a <crate::http::server::Http1 as engine::Session>::Exchange,
+        exchange: &'a crate::http::server::Http1Exchange,
     ) -> impl fmt::Display + 'a {
         Serve::<crate::http::server::Http1>::describe(&self.http, exchange)
     }
@@ -612,17 +613,13 @@ impl<S: crate::http::server::Service> Serve<crate::http::server::Http1> for With
     fn handle(
         &self,
         cx: &Context<'_>,
-        exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
-        _: Option<&Parts<<crate::http::server::Http1 as engine::Session>::Exchange>>,
+        exchange: &mut crate::http::server::Http1Exchange,
+        _: Option<&Parts<crate::http::server::Http1Exchange>>,
     ) {
         Serve::<crate::http::server::Http1>::handle(&self.http, cx, exchange, None);
     }
 
-    fn fail(
-        &self,
-        exchange: &mut <crate::http::server::Http1 as engine::Session>::Exchange,
-        failure: Failure,
-    ) {
+    fn fail(&self, exchange: &mut crate::http::server::Http1Exchange, failure: Failure) {
         Serve::<crate::http::server::Http1>::fail(&self.http, exchange, failure);
     }
 }

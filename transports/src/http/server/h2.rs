@@ -17,7 +17,9 @@ use synkit_core::time::Duration;
 use super::h1::parse::ParseError;
 use super::h1::write::DateCache;
 use super::reply::{write_error, write_failure};
-use super::{HttpHandler, REQUEST_TIMEOUT_HEADER, ServerConfig, Service};
+use super::{
+    HttpHandler, REQUEST_TIMEOUT_HEADER, ServerConfig, Service, asked_timeout, timeout_refusal,
+};
 use crate::engine::{Failure, Serve};
 use crate::h2::fields::{Common, interned};
 use crate::h2::{self, Field, Fields};
@@ -76,24 +78,11 @@ pub(crate) fn options(config: &ServerConfig) -> h2::server::Options {
 /// The deadline a request asks for, over HTTP/2 as over HTTP/1.1: its
 /// `X-Request-Timeout-Ms`, when that is well formed.
 pub(crate) fn deadline(request: &h2::Request) -> Option<Duration> {
-    asked_timeout(request).and_then(Result::ok)
-}
-
-/// The timeout `X-Request-Timeout-Ms` asks for: `Err` when it is not a
-/// whole number of milliseconds.
-fn asked_timeout(request: &h2::Request) -> Option<Result<Duration, ()>> {
-    let asked = request.header(REQUEST_TIMEOUT_HEADER)?;
-    Some(
-        asked
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| ()),
-    )
+    asked_timeout(request.header(REQUEST_TIMEOUT_HEADER)?.as_bytes())
 }
 
 /// A request named in a log line: its method and path.
-pub(crate) struct Label<'a>(&'a h2::Request);
+struct Label<'a>(&'a h2::Request);
 
 impl fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,20 +126,10 @@ fn http_request(request: &mut h2::Request) -> Result<Request<Vec<u8>>, (StatusCo
             ParseError::BodyTooLarge.reason(),
         ));
     }
-    match asked_timeout(request) {
-        Some(Err(())) => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                "X-Request-Timeout-Ms must be a whole number of milliseconds",
-            ));
-        }
-        Some(Ok(Duration::ZERO)) => {
-            return Err((
-                StatusCode::GATEWAY_TIMEOUT,
-                "deadline exceeded: X-Request-Timeout-Ms is 0, so no time was left to serve the request",
-            ));
-        }
-        _ => {}
+    if let Some(value) = request.header(REQUEST_TIMEOUT_HEADER)
+        && let Some(refusal) = timeout_refusal(asked_timeout(value.as_bytes()))
+    {
+        return Err(refusal);
     }
     let bad = |why| (StatusCode::BAD_REQUEST, why);
     let method =

@@ -59,6 +59,10 @@ pub use handler::{Handler, request};
 /// protocol.
 #[cfg(any(test, feature = "grpc"))]
 pub(crate) type Http1 = h1::Connection;
+
+/// An HTTP/1.1 request and its answer, as [`Http1`] hands them over.
+#[cfg(feature = "grpc")]
+pub(crate) type Http1Exchange = h1::Exchange;
 pub use json::{decode_go_json, decode_json, encode_json, go_json, go_json_into};
 pub use router::{PathParams, Router};
 pub use service::{Service, ServiceFn, service_fn};
@@ -66,6 +70,36 @@ pub use service::{Service, ServiceFn, service_fn};
 /// The request header a client sends to ask for a tighter deadline, in
 /// milliseconds.
 pub const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout-ms";
+
+/// What an `X-Request-Timeout-Ms` value asks for, read alike over HTTP/1.1
+/// and HTTP/2: a whole number of milliseconds, else `None`.
+pub(crate) fn asked_timeout(value: &[u8]) -> Option<std::time::Duration> {
+    let ms = std::str::from_utf8(value)
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(std::time::Duration::from_millis(ms))
+}
+
+/// The answer that refuses a request before its service for what its
+/// `X-Request-Timeout-Ms` asked ([`asked_timeout`]): 400 for a value that
+/// is not a whole number of milliseconds, 504 for 0 (no time was left).
+pub(crate) fn timeout_refusal(
+    asked: Option<std::time::Duration>,
+) -> Option<(::http::StatusCode, &'static str)> {
+    match asked {
+        None => Some((
+            ::http::StatusCode::BAD_REQUEST,
+            "X-Request-Timeout-Ms must be a whole number of milliseconds",
+        )),
+        Some(std::time::Duration::ZERO) => Some((
+            ::http::StatusCode::GATEWAY_TIMEOUT,
+            "deadline exceeded: X-Request-Timeout-Ms is 0, so no time was left to serve the request",
+        )),
+        Some(_) => None,
+    }
+}
 
 /// The parsers on arbitrary bytes, for the fuzz targets: never a panic,
 /// never a read past the input.
@@ -192,19 +226,16 @@ impl<S: Service> Server<S> {
         let config = Arc::new(config.clone());
         let handler = HttpHandler(self.service);
         let running = match self.protocols {
-            Protocols::Both => start(&listener, &config, handler)?,
+            Protocols::Both => start_with(&listener, &config, handler, h2::options(&config))?,
             Protocols::Http1 => {
                 let stats = Arc::new(Stats::default());
-                let session_stats = Arc::clone(&stats);
-                let session_config = Arc::clone(&config);
+                let http1 = http1_sessions(&config, &stats);
                 engine::start(
                     &listener,
                     config.engine("synkit-http"),
                     stats,
                     handler,
-                    move |_| {
-                        h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats))
-                    },
+                    move |_| http1(),
                 )?
             }
             Protocols::Http2 => {
@@ -223,20 +254,9 @@ impl<S: Service> Server<S> {
 }
 
 /// Starts an engine on `listener` whose connections speak HTTP/1.1 or
-/// HTTP/2, each request served by `handler`: an HTTP service, or
-/// (`grpc::Server::bind_with_http`) a handler that also serves gRPC.
-pub(crate) fn start<H>(
-    listener: &std::net::TcpListener,
-    config: &Arc<ServerConfig>,
-    handler: H,
-) -> io::Result<Running>
-where
-    H: Serve<h1::Connection> + Serve<crate::h2::server::Connection>,
-{
-    start_with(listener, config, handler, h2::options(config))
-}
-
-/// [`start`], with HTTP/2 connections made with `options`.
+/// HTTP/2 (made with `options`), each request served by `handler`: an
+/// HTTP service, or (`grpc::Server::bind_with_http`) a handler that also
+/// serves gRPC.
 pub(crate) fn start_with<H>(
     listener: &std::net::TcpListener,
     config: &Arc<ServerConfig>,
@@ -247,19 +267,25 @@ where
     H: Serve<h1::Connection> + Serve<crate::h2::server::Connection>,
 {
     let stats = Arc::new(Stats::default());
-    let session_config = Arc::clone(config);
-    let session_stats = Arc::clone(&stats);
+    let http1 = http1_sessions(config, &stats);
     engine::start(
         listener,
         config.engine("synkit-http"),
         stats,
         Both(handler),
         move |_| {
-            let http1 =
-                h1::Connection::new(Arc::clone(&session_config), Arc::clone(&session_stats));
-            Sniff::new(http1, PREFACE, move || {
+            Sniff::new(http1(), PREFACE, move || {
                 crate::h2::server::connection(options)
             })
         },
     )
+}
+
+/// Makes each connection's HTTP/1.1 session, all counting into `stats`.
+fn http1_sessions(
+    config: &Arc<ServerConfig>,
+    stats: &Arc<Stats>,
+) -> impl Fn() -> h1::Connection + Clone + Send + 'static {
+    let (config, stats) = (Arc::clone(config), Arc::clone(stats));
+    move || h1::Connection::new(Arc::clone(&config), Arc::clone(&stats))
 }

@@ -59,7 +59,6 @@ mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use ::http::{Method, StatusCode, Version};
 
@@ -67,7 +66,7 @@ use self::chunked::ChunkedDecoder;
 use self::parse::{Framing, Head, ParseError, find_head_end, parse_head_into};
 use self::write::{AfterReply, DateCache, ReplyShape, write_response};
 use super::reply::write_error;
-use super::{REQUEST_TIMEOUT_HEADER, ServerConfig};
+use super::{REQUEST_TIMEOUT_HEADER, ServerConfig, asked_timeout, timeout_refusal};
 use crate::engine::{Activity, Incoming, Now, Session, Stats, Timeout};
 
 /// Past this many unwritten bytes the connection stops reading and parsing
@@ -325,31 +324,24 @@ impl Connection {
             then,
         };
         let mut timeout = self.config.request_timeout;
-        if let Some(asked) = request.headers().get(REQUEST_TIMEOUT_HEADER) {
-            let Some(ms) = std::str::from_utf8(asked.as_bytes())
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            else {
-                self.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-                write_error(
-                    &mut exchange.response,
-                    StatusCode::BAD_REQUEST,
-                    "X-Request-Timeout-Ms must be a whole number of milliseconds",
-                );
-                self.queue_response(exchange, shape, now);
-                return;
-            };
-            if ms == 0 {
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                write_error(
-                    &mut exchange.response,
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "deadline exceeded: X-Request-Timeout-Ms is 0, so no time was left to serve the request",
-                );
+        if let Some(value) = request.headers().get(REQUEST_TIMEOUT_HEADER) {
+            let asked = asked_timeout(value.as_bytes());
+            if let Some((status, why)) = timeout_refusal(asked) {
+                // A malformed value is a bad request; 0, a request
+                // answered here.
+                let counted = if status == StatusCode::BAD_REQUEST {
+                    &self.stats.bad_requests
+                } else {
+                    &self.stats.requests
+                };
+                counted.fetch_add(1, Ordering::Relaxed);
+                write_error(&mut exchange.response, status, why);
                 self.queue_response(exchange, shape, now);
                 return;
             }
-            timeout = timeout.min(Duration::from_millis(ms));
+            if let Some(asked) = asked {
+                timeout = timeout.min(asked);
+            }
         }
         // Counted by the engine as it takes the request.
         let id = self.next_id;
