@@ -147,6 +147,11 @@ impl Conn {
         }
         shared.spare = out;
         shared.writing = false;
+        if shared.h2.role.why.is_some() {
+            // The reader has ended and left the goodbye (our GOAWAY) to
+            // whoever wrote last: it is out, the socket can go.
+            let _ = self.socket.shutdown(Shutdown::Both);
+        }
     }
 
     /// Opens a stream with the request's HEADERS and queues its body; the
@@ -270,8 +275,10 @@ pub(super) fn dial(addr: SocketAddr, left: Duration) -> Result<Arc<Conn>, Status
             shared.h2.role.why = Some(why);
             shared.h2.close_streams();
             reading.changed.notify_all();
+            // Writes what is left and closes the socket; or, while a
+            // caller is writing, leaves both to it — closing now would cut
+            // off what it has yet to write.
             reading.flush(shared);
-            let _ = reading.socket.shutdown(Shutdown::Both);
         })
         .map_err(unavailable)?;
     Ok(conn)
